@@ -1,0 +1,3 @@
+from vulntax.cli import main
+
+main()
