@@ -14,7 +14,8 @@ from vulntax.errors import UnknownIdError
 NVD_PLACEHOLDERS = ("NVD-CWE-Other", "NVD-CWE-noinfo")
 
 _NUMBERED = re.compile(r"(?:(?P<prefix>[A-Za-z]+)[-_: ]?)?0*(?P<number>\d+)")
-_TECHNIQUE = re.compile(r"[Tt]0*(?P<major>\d{1,4})(?:[./](?P<minor>\d{1,3}))?")
+# a trailing period is tolerated: analysts' sheets hold ids like "T1078.003."
+_TECHNIQUE = re.compile(r"[Tt]0*(?P<major>\d{1,4})(?:[./](?P<minor>\d{1,3}))?\.?")
 _TACTIC = re.compile(r"TA0*(?P<number>\d{1,4})", re.IGNORECASE)
 
 
@@ -49,7 +50,7 @@ def id_number(identifier: str) -> int:
 
 
 def technique_id(value: str) -> str:
-    """An ATT&CK technique id in canonical form: ``" t1059/001 "`` → ``"T1059.001"``."""
+    """An ATT&CK technique id in canonical form: ``" t1059/001 "``, ``"T1059.001."`` → ``"T1059.001"``."""
     if not isinstance(value, str):
         raise UnknownIdError(f"{value!r} is not an ATT&CK technique id (expected e.g. T1059.001)")
     match = _TECHNIQUE.fullmatch(value.strip())
