@@ -12,8 +12,18 @@ from vulntax.taxonomy import Catalog, CweCatalog
 from vulntax.taxonomy.cwe import Edge
 from vulntax.taxonomy.cwe_xml import parse_cwe_xml
 
-PILLARS = ("CWE-284", "CWE-435", "CWE-664", "CWE-682", "CWE-691", "CWE-693", "CWE-697",
-           "CWE-703", "CWE-707", "CWE-710")
+PILLARS = (
+    "CWE-284",
+    "CWE-435",
+    "CWE-664",
+    "CWE-682",
+    "CWE-691",
+    "CWE-693",
+    "CWE-697",
+    "CWE-703",
+    "CWE-707",
+    "CWE-710",
+)
 
 
 def test_catalog_size_and_version(catalog: Catalog) -> None:
@@ -28,7 +38,10 @@ def test_cwe_79_entry(catalog: Catalog) -> None:
     entry = catalog.cwe.get("cwe-79")
     assert entry.name.startswith("Improper Neutralization of Input During Web Page Generation")
     assert (entry.kind, entry.abstraction, entry.status, entry.usage) == (
-        "weakness", "Base", "Stable", "Allowed"
+        "weakness",
+        "Base",
+        "Stable",
+        "Allowed",
     )
     assert entry.in_view_1003
     assert "CAPEC-63" in entry.related_capec and "CAPEC-591" in entry.related_capec
@@ -136,12 +149,16 @@ def test_members_of_categories_and_views(catalog: Catalog) -> None:
 
 @pytest.mark.parametrize(
     ("deprecated", "replacement"),
-    [("CWE-1187", "CWE-908"), ("CWE-71", "CWE-62"), ("CWE-596", "CWE-1023"),
-     ("CWE-376", "CWE-1219"),  # names CWE-1219 and the view CWE-699: views never replace
-     ("CWE-217", None),  # names two weaknesses
-     ("CWE-216", None),  # names none
-     ("CWE-1", None),  # names only the view CWE-699
-     ("CWE-999", None)],  # a view naming the view CWE-888
+    [
+        ("CWE-1187", "CWE-908"),
+        ("CWE-71", "CWE-62"),
+        ("CWE-596", "CWE-1023"),
+        ("CWE-376", "CWE-1219"),  # names CWE-1219 and the view CWE-699: views never replace
+        ("CWE-217", None),  # names two weaknesses
+        ("CWE-216", None),  # names none
+        ("CWE-1", None),  # names only the view CWE-699
+        ("CWE-999", None),
+    ],  # a view naming the view CWE-888
 )
 def test_replaced_by(catalog: Catalog, deprecated: str, replacement: str | None) -> None:
     entry = catalog.cwe.get(deprecated)

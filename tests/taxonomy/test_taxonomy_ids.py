@@ -16,8 +16,21 @@ def test_cwe_normalize_accepts_usual_spellings(catalog: Catalog, raw: str | int)
 
 @pytest.mark.parametrize(
     "raw",
-    ["NVD-CWE-Other", "NVD-CWE-noinfo", "nvd-cwe-other", "", "CWE-", "CWE-7x9", "CAPEC-79",
-     "CWE--79", "79.0", -79, True, None, 79.0],
+    [
+        "NVD-CWE-Other",
+        "NVD-CWE-noinfo",
+        "nvd-cwe-other",
+        "",
+        "CWE-",
+        "CWE-7x9",
+        "CAPEC-79",
+        "CWE--79",
+        "79.0",
+        -79,
+        True,
+        None,
+        79.0,
+    ],
 )
 def test_cwe_normalize_refuses_malformed_ids(catalog: Catalog, raw: object) -> None:
     with pytest.raises(UnknownIdError):
@@ -50,8 +63,13 @@ def test_numbered_id_forms() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("T1059", "T1059"), (" t1059.001 ", "T1059.001"), ("T1059/001", "T1059.001"),
-     ("T1078.003.", "T1078.003"), ("T1190.", "T1190")],
+    [
+        ("T1059", "T1059"),
+        (" t1059.001 ", "T1059.001"),
+        ("T1059/001", "T1059.001"),
+        ("T1078.003.", "T1078.003"),
+        ("T1190.", "T1190"),
+    ],
 )
 def test_technique_id_forms(raw: str, expected: str) -> None:
     assert technique_id(raw) == expected

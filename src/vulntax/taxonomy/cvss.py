@@ -36,7 +36,7 @@ METRIC_VALUE_NAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
 VERSIONS = ("3.0", "3.1")
 
 _PREFIX = re.compile(r"CVSS:(\d+(?:\.\d+)?)/")
-_V2_METRIC = re.compile(r"(?:^|/)(?:Au|AV:[LAN]/AC:[HML])(?::|/|$)")
+_V2_METRIC = re.compile(r"(?:^|/)Au:")  # v2 vectors always hold Authentication
 
 
 @dataclass(frozen=True, slots=True)

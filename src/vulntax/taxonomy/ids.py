@@ -50,7 +50,10 @@ def id_number(identifier: str) -> int:
 
 
 def technique_id(value: str) -> str:
-    """An ATT&CK technique id in canonical form: ``" t1059/001 "``, ``"T1059.001."`` → ``"T1059.001"``."""
+    """An ATT&CK technique id in canonical form: ``" t1059/001 "`` → ``"T1059.001"``.
+
+    A trailing period (``"T1059.001."``, as in some analysts' sheets) is dropped.
+    """
     if not isinstance(value, str):
         raise UnknownIdError(f"{value!r} is not an ATT&CK technique id (expected e.g. T1059.001)")
     match = _TECHNIQUE.fullmatch(value.strip())
