@@ -26,6 +26,7 @@ DATA_DIR_HELP = (
 )
 DataDirOption = typer.Option(None, "--data-dir", help=DATA_DIR_HELP, show_default=False)
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a panel.")
+JsonSummaryOption = typer.Option(False, "--json", help="Print a JSON summary of what was written.")
 SnapshotDataDirOption = typer.Option(
     None,
     "--data-dir",
@@ -186,7 +187,7 @@ def cvss_score(
 def taxonomy_snapshot(
     data_dir: Path | None = SnapshotDataDirOption,
     out: Path | None = OutOption,
-    as_json: bool = JsonOption,
+    as_json: bool = JsonSummaryOption,
 ) -> None:
     """Parse MITRE's catalogs and write the compact snapshot vulntax loads by default."""
     import time
