@@ -1,9 +1,14 @@
-"""The list of command modules joined into ``vulntax``; each has ``register(app)``."""
+"""The command modules joined into ``vulntax``; each has ``register(app)``."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import taxonomy
+from vulntax.cli import dataset, predict, taxonomy, train
 
-MODULES: list[ModuleType] = [taxonomy]
+MODULES: list[ModuleType] = [
+    predict,
+    train,
+    dataset,
+    taxonomy,
+]

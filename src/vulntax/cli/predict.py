@@ -1,0 +1,95 @@
+"""``vulntax predict``: one description, or a whole file of records."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(predict)
+
+
+def predict(
+    text: str = typer.Argument(None, help="A vulnerability description ('-' reads it from stdin)."),
+    input: Path = typer.Option(
+        None, "--input", "-i", help="NVD 2.0 feed (.json/.json.gz), CVE JSON 5 records, or JSONL/CSV with id,description."
+    ),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write one JSON line per record (default: stdout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the prediction object as JSON."),
+    model: Path = typer.Option(None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."),
+    data_dir: str = typer.Option(None, "--data-dir", help="Use the catalogs of this data folder instead of the shipped snapshot."),
+    batch_size: int = typer.Option(512, help="Records per batch with --input."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Classify a description into CWE, CVSS v3.1, CAPEC and ATT&CK."""
+    from vulntax.errors import UsageError
+
+    if (text is None) == (input is None):
+        raise UsageError("give either a description or --input FILE (see vulntax predict --help)")
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    from vulntax.predictor import Predictor
+
+    if input is not None:
+        _predict_file(input, output, model, data_dir, batch_size, quiet)
+        return
+    if output is not None:
+        raise UsageError("--output goes with --input; for one description use --json and redirect")
+    if text == "-":
+        text = sys.stdin.read()
+    predictor = Predictor(model, data_dir=data_dir)
+    prediction = predictor.predict(text)
+    if as_json:
+        typer.echo(json.dumps(prediction, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+
+    from vulntax.render import prediction_panel
+
+    Console().print(prediction_panel(prediction, predictor.catalog))
+
+
+def _predict_file(
+    path: Path, output: Path | None, model: Path | None, data_dir: str | None, batch_size: int, quiet: bool
+) -> None:
+    from vulntax.errors import InputError, UsageError
+    from vulntax.ingest import read
+    from vulntax.predictor import Predictor
+    from vulntax.progress import progress
+    from vulntax.records import CveRecord, IngestReport
+
+    if output is not None and output.resolve() == path.resolve():
+        raise UsageError("--output must not be the --input file")
+    predictor = Predictor(model, data_dir=data_dir)
+    report = IngestReport()
+
+    def items() -> Any:
+        for item in read(path, report=report):
+            if isinstance(item, CveRecord):
+                yield (item.id, item.description)
+            else:
+                yield {"id": item.id, "error": item.reason}
+
+    written = errors = 0
+    sink = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        with progress(not quiet and output is not None) as bar:
+            task = bar.add_task(f"classifying {path.name}", total=None)
+            for result in predictor.predict_stream(items(), batch_size=batch_size):
+                sink.write(json.dumps(result, ensure_ascii=False) + "\n")
+                written += 1
+                errors += "error" in result
+                bar.advance(task)
+    except InputError as exc:
+        sink.flush()
+        raise InputError(f"{exc} ({written:,} lines were written before this error)") from exc
+    finally:
+        if output is not None:
+            sink.close()
+    if output is not None:
+        typer.echo(f"wrote {written:,} predictions to {output} ({errors:,} records could not be classified)", err=True)

@@ -1,0 +1,165 @@
+"""Training examples for every model kind, selected from a built dataset.
+
+Shared choices, all in :class:`DataConfig` and saved with the model:
+
+* which splits to fit on, and which held-out split to calibrate on;
+* ``since``: ignore examples published before this date — NVD's labelling
+  practice changed (until ~2016 it used broad CWE categories), and old labels
+  teach the model a vocabulary the newest CVEs no longer get;
+* whose labels to learn: CWE from any source, CVSS from NVD analysts only by
+  default (CNAs score differently, see docs/dataset.md);
+* **rare CWEs roll up** (:func:`cwe_roll_up`): a CWE with fewer than
+  ``cwe_min_count`` examples gives them to its nearest Allowed ancestor in
+  View 1000 (else its parent), so they are learnt at a coarser level instead
+  of vanishing;
+* CVEs of the analysts' ATT&CK gold set (``attack_ctid``) are never trained on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from vulntax.dataset.store import CVSS_COLUMNS, Dataset
+from vulntax.errors import ConfigError, DatasetError
+from vulntax.text import model_input
+
+ALLOWED_USAGE = ("Allowed", "Allowed-with-Review")
+
+
+@dataclass
+class DataConfig:
+    train_splits: list[str] = field(default_factory=lambda: ["train"])
+    calibration_split: str = "validation"
+    since: str | None = "2016-01-01"
+    cwe_min_count: int = 5
+    cwe_sources: list[str] = field(default_factory=lambda: ["nvd", "cna", "adp"])
+    cvss_sources: list[str] = field(default_factory=lambda: ["nvd"])
+    max_examples: int | None = None  # keep only the newest N training examples (tiny test runs)
+
+    def __post_init__(self) -> None:
+        if self.since is not None:
+            try:
+                date.fromisoformat(self.since)
+            except ValueError:
+                raise ConfigError(f"data.since: not a date (YYYY-MM-DD): {self.since!r}") from None
+        if self.cwe_min_count < 1:
+            raise ConfigError("data.cwe_min_count must be at least 1")
+        if self.calibration_split in self.train_splits:
+            raise ConfigError("data.calibration_split must not be one of data.train_splits")
+        if self.max_examples is not None and self.max_examples < 10:
+            raise ConfigError("data.max_examples must be at least 10")
+
+
+@dataclass
+class Examples:
+    ids: list[str]
+    texts: list[str]  # model inputs (ids stripped)
+    cwe_gold: list[list[str]]  # policy-mapped CWE labels (all of them)
+    cwe_source: list[str | None]
+    cvss: dict[str, list[str | None]]  # metric -> value, None where no usable vector
+    cvss_source: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_COLUMNS = ["id", "published", "description", "cwe", "cwe_source", "cvss_source", *CVSS_COLUMNS, "attack_ctid"]
+
+
+def load_examples(
+    dataset: Dataset,
+    splits: Sequence[str],
+    config: DataConfig,
+    training: bool,
+    sources: bool | None = None,
+) -> Examples:
+    """Examples of ``splits``.
+
+    With ``training`` the config's date, size and gold-set filters apply; with
+    ``sources`` (default: as ``training``) labels from sources the config does not
+    learn from are blanked, e.g. for the calibration split.
+    """
+    sources = training if sources is None else sources
+    cols = dataset.columns(list(splits), _COLUMNS)
+    since = datetime.fromisoformat(config.since) if (training and config.since) else None
+    keep: list[int] = []
+    for i, published in enumerate(cols["published"]):
+        if training and cols["attack_ctid"][i]:
+            continue  # the ATT&CK gold set is kept out of training
+        if since is not None and (published is None or published < since):
+            continue
+        keep.append(i)
+    if training and config.max_examples is not None:
+        keep = keep[-config.max_examples :]  # rows are sorted by date: keep the newest
+    if training and not keep:
+        raise DatasetError(f"no training examples in split(s) {', '.join(splits)} after {config.since}")
+
+    def take(name: str) -> list[Any]:
+        column = cols[name]
+        return [column[i] for i in keep]
+
+    cwe_source = take("cwe_source")
+    cwe_gold = take("cwe")
+    cvss_source = take("cvss_source")
+    cvss = {m: take(m) for m in CVSS_COLUMNS}
+    if sources:
+        cwe_gold = [g if s in config.cwe_sources else [] for g, s in zip(cwe_gold, cwe_source, strict=True)]
+        ok = [s in config.cvss_sources for s in cvss_source]
+        cvss = {m: [v if o else None for v, o in zip(vals, ok, strict=True)] for m, vals in cvss.items()}
+    return Examples(
+        ids=take("id"),
+        texts=[model_input(d) for d in take("description")],
+        cwe_gold=cwe_gold,
+        cwe_source=cwe_source,
+        cvss=cvss,
+        cvss_source=cvss_source,
+    )
+
+
+def cwe_roll_up(labels: Sequence[str], cwe: Any, min_count: int) -> dict[str, str | None]:
+    """Map each CWE label to its class: itself, or the ancestor its examples roll up to.
+
+    Deepest labels first: a label with fewer than ``min_count`` examples (its own
+    plus those rolled into it) passes them to its nearest ancestor whose usage is
+    Allowed / Allowed-with-Review, or its parent when none is; a root that stays
+    rare maps to None (its examples are not used for the CWE head). ``cwe`` is a
+    :class:`~vulntax.taxonomy.cwe.CweCatalog`.
+    """
+    counts: Counter[str] = Counter(labels)
+    target: dict[str, str | None] = {}
+    pending = set(counts)
+    while pending:
+        node = max(pending, key=lambda n: (len(cwe.path(n)), n))
+        pending.discard(node)
+        path = cwe.path(node)
+        if not path:  # outside View 1000: no path to show, not a class
+            target[node] = None
+            continue
+        if counts[node] >= min_count:
+            target[node] = node
+            continue
+        ancestors = list(reversed(path[:-1]))  # nearest first
+        if not ancestors:
+            target[node] = None
+            continue
+        allowed = [a for a in ancestors if cwe.get(a).usage in ALLOWED_USAGE]
+        up = allowed[0] if allowed else ancestors[0]
+        target[node] = up
+        counts[up] += counts[node]
+        pending.add(up)
+    resolved: dict[str, str | None] = {}
+    for label in counts:
+        seen = set()
+        node: str | None = label
+        while node is not None and target.get(node) != node:
+            if node in seen:  # cannot happen on a DAG's display paths; guard anyway
+                node = None
+                break
+            seen.add(node)
+            node = target.get(node)
+        resolved[label] = node
+    return {label: resolved[label] for label in set(labels)}

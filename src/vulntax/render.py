@@ -1,0 +1,78 @@
+"""A prediction object as a readable terminal panel (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BAR = 20
+_SEVERITY_STYLE = {"None": "dim", "Low": "green", "Medium": "yellow", "High": "red", "Critical": "bold red"}
+
+
+def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
+    from rich.console import Group
+
+    from vulntax.taxonomy.cvss import METRIC_NAMES
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    cwe = prediction["cwe"]
+    head = Text()
+    head.append(f"{cwe['id']} ", style="bold cyan")
+    head.append(cwe["name"], style="bold")
+    head.append(f"   confidence {cwe['confidence']:.2f}")
+    if cwe["abstain"]:
+        head.append("  (low confidence: treat as a guess)", style="yellow")
+    if cwe.get("usage") not in (None, "Allowed", "Allowed-with-Review"):
+        head.append(f"  [{cwe['usage']} for mapping]", style="magenta")
+    parts.append(head)
+    path = Text("  path: ", style="dim")
+    for i, node in enumerate(cwe["path"]):
+        if i:
+            path.append(" › ", style="dim")
+        path.append(node, style="cyan")
+        path.append(f" {catalog.cwe.get(node).name}" if i < len(cwe["path"]) - 1 else "")
+    parts.append(path)
+    others = [t for t in cwe["top"] if t["id"] != cwe["id"]][:4]
+    if others:
+        parts.append(Text("  also: " + ", ".join(f"{t['id']} {t['name']} ({t['p']:.2f})" for t in others), style="dim"))
+    parts.append(_evidence_line("  evidence", prediction["evidence"].get("cwe", [])))
+
+    cvss = prediction["cvss"]
+    line = Text("\n")
+    line.append("CVSS 3.1 ", style="bold")
+    line.append(f"{cvss['base_score']:.1f} {cvss['severity'].upper()}", style=_SEVERITY_STYLE.get(cvss["severity"], ""))
+    line.append(f"   {cvss['vector']}")
+    parts.append(line)
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    for _ in range(4):
+        table.add_column()
+    for metric, info in cvss["metrics"].items():
+        filled = round(info["p"] * _BAR)
+        terms = ", ".join(t["term"] for t in prediction["evidence"].get("cvss", {}).get(metric, []))
+        table.add_row(
+            f"  {METRIC_NAMES.get(metric, metric)}",
+            f"{info['name']}",
+            Text("█" * filled + "░" * (_BAR - filled) + f" {info['p']:.2f}", style="green" if info["p"] >= 0.7 else "yellow"),
+            Text(terms, style="dim"),
+        )
+    parts.append(table)
+
+    for title, key in (("CAPEC", "capec"), ("ATT&CK", "attack")):
+        items = prediction.get(key, [])
+        if items:
+            parts.append(Text(f"\n{title}", style="bold"))
+            for item in items:
+                parts.append(Text(f"  {item['id']:<10} {item['name']}  ({item['p']:.2f})"))
+    model = prediction["model"]
+    title = f"vulntax · {prediction['id'] or 'description'}"
+    return Panel(Group(*parts), title=title, subtitle=f"model {model['name']} {model['version']}", expand=False)
+
+
+def _evidence_line(label: str, terms: list[dict[str, Any]]) -> Any:
+    from rich.text import Text
+
+    text = Text(f"{label}: ", style="dim")
+    text.append(", ".join(f"“{t['term']}”" for t in terms) or "none", style="italic")
+    return text
