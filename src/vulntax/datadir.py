@@ -58,6 +58,7 @@ def glob(data_dir: Path, pattern: str) -> list[Path]:
 
 def newest(data_dir: Path, pattern: str) -> Path:
     """The file matching ``pattern`` with the highest version number in its name."""
+
     def key(path: Path) -> tuple[int, ...]:
         return tuple(int(n) for n in re.findall(r"\d+", path.name))
 
