@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-MODULES: list[ModuleType] = []
+from vulntax.cli import ingest
+
+MODULES: list[ModuleType] = [ingest]

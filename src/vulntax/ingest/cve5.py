@@ -83,7 +83,8 @@ def record_from_cve5(record: Any) -> CveRecord:
         containers = record.get("containers")
         cna = containers.get("cna") if isinstance(containers, dict) else None
         if state == "REJECTED":
-            raise BadRecord(REJECTED, "state REJECTED")
+            why = english_text(cna.get("rejectedReasons")) if isinstance(cna, dict) else None
+            raise BadRecord(REJECTED, " ".join((why or "state REJECTED").split())[:120])
         if not isinstance(cna, dict):
             raise BadRecord(NO_ENGLISH, "no 'containers.cna' object")
         text = english_text(cna.get("descriptions"))

@@ -230,10 +230,11 @@ def _sniff_csv(path: Path, head: bytes) -> Sniffed:
         return Sniffed(InputFormat.CSV, "csv")
     named_csv = path.name.lower().removesuffix(".gz").endswith(".csv")
     if named_csv or len(header) > 1:
-        missing = " and ".join(repr(c) for c in ("id", "description") if c not in columns)
+        missing = [repr(c) for c in ("id", "description") if c not in columns]
+        what = " and ".join(missing) + (" columns" if len(missing) > 1 else " column")
         shown = ", ".join(repr(c.strip()) for c in header[:8])
         raise InputError(
-            f"CSV header lacks the {missing} column (header: {shown}); "
+            f"CSV header lacks the {what} (header: {shown}); "
             "vulntax needs 'id' and 'description' columns",
             path,
         )

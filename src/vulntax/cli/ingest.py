@@ -1,0 +1,150 @@
+"""``vulntax ingest check`` and ``vulntax fetch nvd``: thin layers over :mod:`vulntax.ingest`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from vulntax.ingest import FileCheck
+
+ingest_app = typer.Typer(
+    help="Read vulnerability record files (NVD 2.0, CVE JSON 5, JSONL, CSV) and check them.",
+    no_args_is_help=True,
+)
+fetch_app = typer.Typer(
+    help="Download vulnerability records from online sources.", no_args_is_help=True
+)
+
+SHOWN_EXAMPLES = 5
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ingest_app, name="ingest")
+    app.add_typer(fetch_app, name="fetch")
+
+
+@ingest_app.command("check")
+def check(
+    paths: list[Path] = typer.Argument(  # noqa: B008 (typer's declaration style)
+        ..., help="Files or folders to read (formats detected by content; .gz welcome)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Read inputs through and report, per file: format, records, skipped records by reason.
+
+    Exits non-zero with a one-line error if a file cannot be read as a whole.
+    """
+    from vulntax.ingest import check as check_inputs
+
+    results = check_inputs(paths)
+    if as_json:
+        typer.echo(json.dumps(_as_json(results), indent=2))
+    else:
+        _print_table(results)
+
+
+@fetch_app.command("nvd")
+def fetch_nvd(
+    out: Path = typer.Option(..., "--out", help="Folder for the pages and state.json."),  # noqa: B008
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Fetch records modified from this date (YYYY-MM-DD or ISO time, UTC). "
+        "Default: where the last run into --out ended (its state.json).",
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Fetch records modified up to this date (default: now, UTC)."
+    ),
+) -> None:
+    """Download CVE records from the NVD CVE API 2.0, by last-modified date.
+
+    Pages are written as gzip NVD schema-2.0 files that `vulntax ingest check` and
+    the dataset builder read. Set NVD_API_KEY for NVD's higher rate limit.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from vulntax.ingest import fetch
+
+    start = fetch.parse_date(since, "--since") if since else None
+    end = fetch.parse_date(until, "--until") if until else None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("NVD", total=None)
+
+        def show(step: fetch.Progress) -> None:
+            bar.update(
+                task,
+                description=f"window {step.window}/{step.windows} "
+                f"{step.window_start:%Y-%m-%d}..{step.window_end:%Y-%m-%d}",
+                completed=step.received,
+                total=step.total,
+            )
+
+        summary = fetch.fetch_nvd(out, start, end, progress=show)
+    typer.echo(
+        f"fetched {summary.records} records in {summary.pages} pages "
+        f"({summary.windows} windows, modified {fetch.api_time(summary.since)} .. "
+        f"{fetch.api_time(summary.until)}) into {summary.out_dir}"
+    )
+
+
+def _as_json(results: list[FileCheck]) -> dict[str, object]:
+    files = []
+    for result in results:
+        entry = result.report.to_dict()
+        entry.pop("files")
+        files.append({"path": result.path, "format": result.format, **entry})
+    return {
+        "files": files,
+        "records": sum(r.report.records for r in results),
+        "skipped": sum(r.report.skipped for r in results),
+    }
+
+
+def _print_table(results: list[FileCheck]) -> None:
+    from rich.console import Console
+    from rich.table import Column, Table
+
+    table = Table(
+        Column("file", overflow="fold"),
+        "format",
+        Column("records", justify="right"),
+        Column("skipped", justify="right"),
+        "skip reasons",
+    )
+    for result in results:
+        report = result.report
+        reasons = "; ".join(f"{reason}: {n}" for reason, n in report.reasons.items())
+        table.add_row(
+            result.path,
+            str(result.format or "-"),
+            f"{report.records:,}",
+            f"{report.skipped:,}",
+            reasons,
+        )
+    if len(results) > 1:
+        table.add_row(
+            "total",
+            "",
+            f"{sum(r.report.records for r in results):,}",
+            f"{sum(r.report.skipped for r in results):,}",
+            "",
+            style="bold",
+        )
+    console = Console()
+    console.print(table)
+    examples = [example for r in results for example in r.report.examples][:SHOWN_EXAMPLES]
+    if examples:
+        console.print("first skipped records:", highlight=False)
+        for example in examples:
+            console.print(f"  {example}", highlight=False, markup=False, soft_wrap=True)
