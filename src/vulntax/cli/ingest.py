@@ -78,19 +78,24 @@ def fetch_nvd(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task("NVD", total=None)
+    bar = Progress(*columns, console=Console(stderr=True))
+    task = bar.add_task("NVD", total=None)
 
-        def show(step: fetch.Progress) -> None:
-            bar.update(
-                task,
-                description=f"window {step.window}/{step.windows} "
-                f"{step.window_start:%Y-%m-%d}..{step.window_end:%Y-%m-%d}",
-                completed=step.received,
-                total=step.total,
-            )
+    def show(step: fetch.Progress) -> None:
+        bar.start()  # on the first page only (a no-op after): errors before it print alone
+        bar.update(
+            task,
+            description=f"window {step.window}/{step.windows} "
+            f"{step.window_start:%Y-%m-%d}..{step.window_end:%Y-%m-%d}",
+            completed=step.received,
+            total=step.total,
+        )
 
+    try:
         summary = fetch.fetch_nvd(out, start, end, progress=show)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     typer.echo(
         f"fetched {summary.records} records in {summary.pages} pages "
         f"({summary.windows} windows, modified {fetch.api_time(summary.since)} .. "

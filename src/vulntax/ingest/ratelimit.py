@@ -14,14 +14,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """At most ``requests`` per rolling ``window_s`` seconds, ``min_interval_s`` apart."""
+    """At most ``requests`` per rolling ``window_s`` seconds, ``min_interval_s`` apart.
+
+    ``margin_s`` widens the window a little: requests sent exactly ``window_s``
+    apart may arrive closer together at the server.
+    """
 
     requests: int
     window_s: float
     min_interval_s: float = 0.0
+    margin_s: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.requests < 1 or self.window_s <= 0 or self.min_interval_s < 0:
+        if min(self.requests - 1, self.window_s, self.min_interval_s, self.margin_s) < 0:
             raise ValueError(f"invalid rate limit {self}")
 
 
@@ -48,13 +53,14 @@ class SlidingWindowLimiter:
     def acquire(self) -> None:
         """Wait until a request may be sent, and count it as sent now."""
         limit = self.limit
+        window = limit.window_s + limit.margin_s
         while True:
             now = self._clock()
-            while self._sent and self._sent[0] <= now - limit.window_s:
+            while self._sent and self._sent[0] <= now - window:
                 self._sent.popleft()
             wait = 0.0
             if len(self._sent) >= limit.requests:
-                wait = self._sent[0] + limit.window_s - now
+                wait = self._sent[0] + window - now
             if self._sent:
                 wait = max(wait, self._sent[-1] + limit.min_interval_s - now)
             if wait <= 0:
