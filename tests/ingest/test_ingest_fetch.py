@@ -82,13 +82,13 @@ class FakeNvd:
             return action(request)
         if self.fail_when(params):
             return httpx.Response(503)
+        self.on_page(self, params)
         start = datetime.fromisoformat(params["lastModStartDate"])
         end = datetime.fromisoformat(params["lastModEndDate"])
         assert end - start <= timedelta(days=120), "the API refuses ranges over 120 days"
         matching = [i for i in self.items if start <= modified(i) <= end]
         index, size = int(params["startIndex"]), int(params["resultsPerPage"])
         page = matching[index : index + size]
-        self.on_page(self, params)
         return httpx.Response(
             200,
             json={
@@ -242,16 +242,19 @@ def test_resume_from_state(items: list[dict[str, Any]], clock: FakeClock, tmp_pa
 def test_total_changing_while_paging_restarts_the_window(
     items: list[dict[str, Any]], clock: FakeClock, tmp_path: Path
 ) -> None:
-    late = items[-1]
-    nvd = FakeNvd(items[:-1], clock)
+    """A record modified while we page leaves the window: later records shift back by one."""
+    nvd = FakeNvd(items, clock)
+    window_end = split_windows(SINCE, UNTIL)[0][1]
+    first = nvd.items[0]
+    assert modified(first) <= window_end and len(nvd.expected_ids(SINCE, window_end)) > 100
 
-    def add_late_record(fake: FakeNvd, params: dict[str, str]) -> None:
-        if params["startIndex"] == "50" and late not in fake.items:
-            fake.items.append(late)  # modified in the window while we page through it
+    def modify_first_record(fake: FakeNvd, params: dict[str, str]) -> None:
+        if params["startIndex"] == "50" and first in fake.items:
+            fake.items.remove(first)  # now modified after --until: the next run's business
 
-    nvd.on_page = add_late_record
+    nvd.on_page = modify_first_record
     run(nvd, tmp_path)
-    assert set(read_ids(tmp_path)) == nvd.expected_ids()
+    assert set(read_ids(tmp_path)) == nvd.expected_ids()  # nothing skipped by the shift
 
 
 def test_without_since_or_state(tmp_path: Path) -> None:

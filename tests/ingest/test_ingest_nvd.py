@@ -202,3 +202,11 @@ def test_feed_with_another_format_field_is_not_nvd(tmp_path: Path, nvd_items: li
     path = write(tmp_path / "f.json", feed_bytes(nvd_items[:2], format="OTHER"))
     with pytest.raises(InputError, match=r"format 'OTHER'.*supported: NVD schema 2\.0"):
         detect_format(path)
+
+
+def test_compression_is_recognised_by_content(tmp_path: Path, nvd_items: list[Any]) -> None:
+    gzipped = tmp_path / "feed.json"
+    gzipped.write_bytes(gzip.compress(feed_bytes(nvd_items[:5])))
+    plain = tmp_path / "feed.json.gz"
+    plain.write_bytes(feed_bytes(nvd_items[:5]))
+    assert list(read(gzipped)) == list(read(plain)) and len(list(read(plain))) == 5

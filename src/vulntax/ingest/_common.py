@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from vulntax.records import RecordError
+from vulntax.records import CvssLabel, CweLabel, LabelSource, RecordError
 
 # Generic skip reasons (they aggregate in an IngestReport; specifics go in RecordError.detail).
 NOT_AN_OBJECT = "record is not an object"
@@ -108,3 +108,34 @@ def languages(descriptions: Any) -> str:
         return "no descriptions"
     langs = [d.get("lang") for d in descriptions if isinstance(d, dict)]
     return "languages: " + ", ".join(str(lang) for lang in langs)
+
+
+# Labels are immutable and repeat a lot (a few thousand distinct ones in 166k NVD records):
+# sharing one instance per distinct label saves building a frozen dataclass per record.
+_LABEL_CACHE_LIMIT = 200_000
+_cwe_labels: dict[tuple[str, LabelSource, str], CweLabel] = {}
+_cvss_labels: dict[tuple[str, str, LabelSource, str, float | None], CvssLabel] = {}
+
+
+def cwe_label(cwe_id: str, source: LabelSource, source_name: str) -> CweLabel:
+    """``CweLabel(cwe_id, source, source_name)``, shared with equal labels read before."""
+    key = (cwe_id, source, source_name)
+    label = _cwe_labels.get(key)
+    if label is None:
+        if len(_cwe_labels) >= _LABEL_CACHE_LIMIT:
+            _cwe_labels.clear()
+        label = _cwe_labels[key] = CweLabel(cwe_id, source, source_name)
+    return label
+
+
+def cvss_label(
+    version: str, vector: str, source: LabelSource, source_name: str, base_score: float | None
+) -> CvssLabel:
+    """``CvssLabel(...)``, shared with equal labels read before."""
+    key = (version, vector, source, source_name, base_score)
+    label = _cvss_labels.get(key)
+    if label is None:
+        if len(_cvss_labels) >= _LABEL_CACHE_LIMIT:
+            _cvss_labels.clear()
+        label = _cvss_labels[key] = CvssLabel(version, vector, source, source_name, base_score)
+    return label

@@ -31,6 +31,8 @@ from vulntax.ingest._common import (
     NOT_AN_OBJECT,
     REJECTED,
     BadRecord,
+    cvss_label,
+    cwe_label,
     english_text,
     languages,
     record_id,
@@ -134,7 +136,7 @@ def _cwes(container: dict[str, Any], source: LabelSource, name: str) -> tuple[Cw
                 named = _CWE_IN_TEXT.findall(_text(entry.get("description")))
                 cwe_id = named[0] if len(set(named)) == 1 else None
             if cwe_id:
-                labels.append(CweLabel(cwe_id.strip(), source, name))
+                labels.append(cwe_label(cwe_id.strip(), source, name))
     return tuple(labels)
 
 
@@ -152,12 +154,12 @@ def _cvss(container: dict[str, Any], source: LabelSource, name: str) -> tuple[Cv
                 continue
             version = data.get("version")
             labels.append(
-                CvssLabel(
-                    version=version if isinstance(version, str) else default_version,
-                    vector=vector,
-                    source=source,
-                    source_name=name,
-                    base_score=score(data.get("baseScore")),
+                cvss_label(
+                    version if isinstance(version, str) else default_version,
+                    vector,
+                    source,
+                    name,
+                    score(data.get("baseScore")),
                 )
             )
     return tuple(labels)

@@ -21,6 +21,8 @@ from vulntax.ingest._common import (
     NOT_AN_OBJECT,
     UTF8_BOM,
     BadRecord,
+    cvss_label,
+    cwe_label,
     english_text,
     languages,
     record_id,
@@ -132,11 +134,14 @@ def label_source(name: Any) -> tuple[LabelSource, str]:
     if not isinstance(name, str):
         return LabelSource.CNA, ""
     if name == NVD_SOURCE:
-        return LabelSource.NVD, name
+        return _NVD
     adp = ADP_SOURCES.get(name)
     if adp is not None:
         return LabelSource.ADP, adp
     return LabelSource.CNA, name
+
+
+_NVD = (LabelSource.NVD, NVD_SOURCE)
 
 
 def _weaknesses(weaknesses: Any) -> tuple[CweLabel, ...]:
@@ -150,7 +155,7 @@ def _weaknesses(weaknesses: Any) -> tuple[CweLabel, ...]:
         for entry in weakness.get("description") or ():
             value = entry.get("value") if isinstance(entry, dict) else None
             if isinstance(value, str) and value.strip():
-                labels.setdefault(CweLabel(value.strip(), source, source_name), None)
+                labels.setdefault(cwe_label(value.strip(), source, source_name), None)
     return tuple(labels)
 
 
@@ -158,26 +163,24 @@ def _metrics(metrics: Any) -> tuple[CvssLabel, ...]:
     if not metrics or not isinstance(metrics, dict):
         return ()
     labels: list[CvssLabel] = []
-    for key, default_version in METRIC_KEYS:
+    for key, default_version in METRIC_KEYS:  # in this order, whatever the file's order
         entries = metrics.get(key)
         if not entries or not isinstance(entries, list):
             continue
         for metric in entries:
             data = metric.get("cvssData") if isinstance(metric, dict) else None
-            if not isinstance(data, dict):
-                continue
-            vector = data.get("vectorString")
+            vector = data.get("vectorString") if isinstance(data, dict) else None
             if not isinstance(vector, str) or not vector:
                 continue  # nothing to keep: a metric is its vector
-            version = data.get("version")
+            version = data.get("version")  # type: ignore[union-attr]
             source, source_name = label_source(metric.get("source"))
             labels.append(
-                CvssLabel(
-                    version=version if isinstance(version, str) else default_version,
-                    vector=vector,
-                    source=source,
-                    source_name=source_name,
-                    base_score=score(data.get("baseScore")),
+                cvss_label(
+                    version if isinstance(version, str) else default_version,
+                    vector,
+                    source,
+                    source_name,
+                    score(data.get("baseScore")),  # type: ignore[union-attr]
                 )
             )
     return tuple(labels)
