@@ -12,8 +12,8 @@ Policies:
 - ``published`` is ``cveMetadata.datePublished``. Where a record lacks it,
   ``published`` is ``None``: ``dateReserved`` is when the id was handed out,
   often years before publication, and is *not* substituted.
-- A ``problemTypes`` entry without ``cweId`` whose description names exactly one
-  CWE (e.g. "CWE-94: Improper Control of Generation of Code") is taken as that CWE.
+- A ``problemTypes`` entry without ``cweId`` gives the CWE ids its description
+  names (e.g. "CWE-94: Improper Control of Generation of Code", "CWE-416, CWE-366").
 """
 
 from __future__ import annotations
@@ -132,11 +132,11 @@ def _cwes(container: dict[str, Any], source: LabelSource, name: str) -> tuple[Cw
             if not isinstance(entry, dict):
                 continue
             cwe_id = entry.get("cweId")
-            if not isinstance(cwe_id, str) or not cwe_id.strip():
-                named = _CWE_IN_TEXT.findall(_text(entry.get("description")))
-                cwe_id = named[0] if len(set(named)) == 1 else None
-            if cwe_id:
+            if isinstance(cwe_id, str) and cwe_id.strip():
                 labels.append(cwe_label(cwe_id.strip(), source, name))
+            else:  # "CWE-94: Improper Control of …", "CWE-416, CWE-366"
+                for named in _CWE_IN_TEXT.findall(_text(entry.get("description"))):
+                    labels.append(cwe_label(named, source, name))
     return tuple(labels)
 
 
