@@ -148,3 +148,17 @@ def test_malformed_single_record_file(cve5_records: dict[str, Any], tmp_path: Pa
     path = write(tmp_path / "CVE-x.json", text[: len(text) // 2].encode())
     with pytest.raises(InputError, match="malformed JSON"):
         list(read(path))
+
+
+def test_jsonl_with_a_first_line_over_a_mebibyte(
+    cve5_records: dict[str, Any], tmp_path: Path
+) -> None:
+    big = json.loads(json.dumps(cve5_records["plain"]))
+    big["containers"]["cna"]["x_generator"] = {"padding": "x" * (1 << 21)}
+    path = write(tmp_path / "big.jsonl.gz", jsonl_bytes([big, cve5_records["cna_cvss"]]))
+    assert detect_format(path) is InputFormat.CVE5
+    out = list(read(path))
+    assert [r.id for r in out if isinstance(r, CveRecord)] == [
+        big["cveMetadata"]["cveId"],
+        cve5_records["cna_cvss"]["cveMetadata"]["cveId"],
+    ]

@@ -129,6 +129,9 @@ def _sniff_json(path: Path, head: bytes) -> Sniffed:
         if peeked is None:
             return Sniffed(None, seen="a JSON document that is not an object")
         keys = peeked
+        # No newline in the first MiB: compact JSON, not pretty-printed. Read it line by line
+        # (a JSONL file with a long first record, or a one-line document: the same then).
+        lines = newline < 0 and len(head) >= HEAD_SIZE
     return _classify(keys, lines)
 
 
