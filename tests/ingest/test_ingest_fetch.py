@@ -337,3 +337,45 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         )
         assert out.returncode == 2 and message in out.stderr, out.stderr
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_cli_fetch_against_a_local_replay_server(
+    items: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The whole command, progress bar included, against a local server replaying pages."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    nvd = FakeNvd(items, FakeClock())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            request = httpx.Request("GET", f"http://test{self.path}", headers=dict(self.headers))
+            response = nvd(request)
+            self.send_response(response.status_code)
+            self.send_header("Content-Length", str(len(response.content)))
+            self.end_headers()
+            self.wfile.write(response.content)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        since, until = "2025-02-01", "2025-03-01"  # one window, one page: no rate-limit wait
+        url = f"http://127.0.0.1:{server.server_port}/rest/json/cves/2.0"
+        command = ["fetch", "nvd", "--out", str(tmp_path), "--since", since, "--until", until]
+        out = subprocess.run(
+            [sys.executable, "-m", "vulntax", *command, "--api-url", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+    expected = nvd.expected_ids(datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC))
+    assert out.returncode == 0, out.stderr
+    assert len(nvd.requests) == 1 and len(expected) > 100
+    assert out.stdout.startswith(f"fetched {len(expected)} records in 1 page (1 window of")
+    assert set(read_ids(tmp_path)) == expected

@@ -59,6 +59,12 @@ def fetch_nvd(
     until: str | None = typer.Option(
         None, "--until", help="Fetch records modified up to this date (default: now, UTC)."
     ),
+    api_url: str = typer.Option(
+        "https://services.nvd.nist.gov/rest/json/cves/2.0",
+        "--api-url",
+        hidden=True,
+        help="Another endpoint speaking the NVD CVE API 2.0 (a mirror, a test server).",
+    ),
 ) -> None:
     """Download CVE records from the NVD CVE API 2.0, by last-modified date.
 
@@ -92,15 +98,20 @@ def fetch_nvd(
         )
 
     try:
-        summary = fetch.fetch_nvd(out, start, end, progress=show)
+        summary = fetch.fetch_nvd(out, start, end, progress=show, url=api_url)
     finally:
         if bar.live.is_started:
             bar.stop()
     typer.echo(
-        f"fetched {summary.records} records in {summary.pages} pages "
-        f"({summary.windows} windows, modified {fetch.api_time(summary.since)} .. "
-        f"{fetch.api_time(summary.until)}) into {summary.out_dir}"
+        f"fetched {_count(summary.records, 'record')} in {_count(summary.pages, 'page')} "
+        f"({_count(summary.windows, 'window')} of last-modified dates, "
+        f"{fetch.api_time(summary.since)} .. {fetch.api_time(summary.until)}) "
+        f"into {summary.out_dir}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _as_json(results: list[FileCheck]) -> dict[str, object]:
