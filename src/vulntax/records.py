@@ -88,11 +88,13 @@ class RecordError:
     path: str  # the file it came from
     index: int  # 0-based position of the record in that file
     id: str | None  # its id, where one could be read
-    reason: str  # one line, for people
+    reason: str  # one line, for people; generic, so that reasons aggregate in a report
+    detail: str = ""  # the specifics of this record (shown in messages, not aggregated)
 
     def __str__(self) -> str:
         who = self.id or f"#{self.index}"
-        return f"{self.path} (record {who}): {self.reason}"
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.path} (record {who}): {self.reason}{detail}"
 
 
 @dataclass

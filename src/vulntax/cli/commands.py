@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import dataset, predict, taxonomy, train
+from vulntax.cli import dataset, ingest, predict, taxonomy, train
 
 MODULES: list[ModuleType] = [
     predict,
     train,
     dataset,
     taxonomy,
+    ingest,
 ]
