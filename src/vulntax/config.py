@@ -54,7 +54,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, ValueError) as exc:
-        raise ConfigError(f"{file}: not valid {file.suffix.lstrip('.').upper() or 'JSON'} ({exc})") from exc
+        raise ConfigError(
+            f"{file}: not valid {file.suffix.lstrip('.').upper() or 'JSON'} ({exc})"
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: the config must be a table of settings")
     return data
@@ -82,10 +84,12 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {_show(value)}")
     if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)  # type: ignore[type-var]
+        return from_dict(hint, value, where)  # type: ignore[arg-type]
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, got {value!r}")
+            raise ConfigError(
+                f"{where}: expected one of {', '.join(map(repr, args))}, got {value!r}"
+            )
         return value
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):

@@ -40,10 +40,13 @@ class Decoding:
     abstain_below: float = 0.5
     prefer_allowed: float = 0.5
     evidence_terms: int = 5
+    min_link_p: float = 0.01  # CAPEC / ATT&CK entries less probable than this are not listed
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Decoding:
-        known = {k: v for k, v in config.get("decoding", {}).items() if k in cls.__dataclass_fields__}
+        known = {
+            k: v for k, v in config.get("decoding", {}).items() if k in cls.__dataclass_fields__
+        }
         return cls(**known)
 
 
@@ -56,7 +59,10 @@ class Predictor:
         self.catalog = load_catalog(Path(data_dir) if data_dir else None)
         self.decoding = Decoding.from_config(self.model.config)
         config = self.model.config
-        self.model_info = {"name": str(config.get("name", config["kind"])), "version": str(config.get("version", "0"))}
+        self.model_info = {
+            "name": str(config.get("name", config["kind"])),
+            "version": str(config.get("version", "0")),
+        }
         self._cwe_entries = [self.catalog.cwe.get(c) for c in self.model.labels.cwe]
         self._cwe_paths = [self.catalog.cwe.path(c) for c in self.model.labels.cwe]
         self._cwe_index = {c: i for i, c in enumerate(self.model.labels.cwe)}
@@ -103,7 +109,7 @@ class Predictor:
     # ------------------------------------------------------------------ decoding
     def _flush(self, batch: list[tuple[str | None, str] | dict[str, Any]]) -> list[dict[str, Any]]:
         pairs = [(i, b) for i, b in enumerate(batch) if isinstance(b, tuple)]
-        predicted = iter(self.predict_batch([b for _, b in pairs]))  # type: ignore[misc]
+        predicted = iter(self.predict_batch([b for _, b in pairs]))
         return [next(predicted) if isinstance(b, tuple) else b for b in batch]
 
     def _decode(self, item_id: str | None, output: Any, row: int) -> dict[str, Any]:
@@ -121,8 +127,12 @@ class Predictor:
             "id": item_id,
             "cwe": cwe,
             "cvss": cvss,
-            "capec": self._top_links(output.capec, row, self.model.labels.capec, self.catalog.capec),
-            "attack": self._top_links(output.attack, row, self.model.labels.attack, self.catalog.attack),
+            "capec": self._top_links(
+                output.capec, row, self.model.labels.capec, self.catalog.capec
+            ),
+            "attack": self._top_links(
+                output.attack, row, self.model.labels.attack, self.catalog.attack
+            ),
             "evidence": evidence,
             "model": self.model_info,
         }
@@ -143,7 +153,11 @@ class Predictor:
         chosen = self._cwe_entries[best]
         confidence = float(p[best])
         top = [
-            {"id": self.model.labels.cwe[int(j)], "name": self._cwe_entries[int(j)].name, "p": _p(p[int(j)])}
+            {
+                "id": self.model.labels.cwe[int(j)],
+                "name": self._cwe_entries[int(j)].name,
+                "p": _p(p[int(j)]),
+            }
             for j in order[: self.decoding.top_k]
         ]
         return (
@@ -160,7 +174,12 @@ class Predictor:
         )
 
     def _decode_cvss(self, dists: dict[str, np.ndarray]) -> dict[str, Any]:
-        from vulntax.taxonomy.cvss import BASE_METRICS, METRIC_VALUE_NAMES, score, vector_from_metrics
+        from vulntax.taxonomy.cvss import (
+            BASE_METRICS,
+            METRIC_VALUE_NAMES,
+            score,
+            vector_from_metrics,
+        )
 
         metrics: dict[str, Any] = {}
         for metric in BASE_METRICS:
@@ -183,7 +202,9 @@ class Predictor:
             "metrics": metrics,
         }
 
-    def _top_links(self, probs: np.ndarray | None, row: int, labels: list[str], catalog: Any) -> list[dict[str, Any]]:
+    def _top_links(
+        self, probs: np.ndarray | None, row: int, labels: list[str], catalog: Any
+    ) -> list[dict[str, Any]]:
         if probs is None or not labels:
             return []
         p = probs[row]
@@ -191,7 +212,7 @@ class Predictor:
         return [
             {"id": labels[int(j)], "name": catalog.get(labels[int(j)]).name, "p": _p(p[int(j)])}
             for j in order
-            if p[int(j)] > 0
+            if p[int(j)] >= self.decoding.min_link_p
         ]
 
 

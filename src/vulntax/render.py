@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 _BAR = 20
-_SEVERITY_STYLE = {"None": "dim", "Low": "green", "Medium": "yellow", "High": "red", "Critical": "bold red"}
+_SEVERITY_STYLE = {
+    "None": "dim",
+    "Low": "green",
+    "Medium": "yellow",
+    "High": "red",
+    "Critical": "bold red",
+}
 
 
 def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     from rich.console import Group
-
-    from vulntax.taxonomy.cvss import METRIC_NAMES
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
+
+    from vulntax.taxonomy.cvss import METRIC_NAMES
 
     parts: list[Any] = []
     cwe = prediction["cwe"]
@@ -36,13 +42,21 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     parts.append(path)
     others = [t for t in cwe["top"] if t["id"] != cwe["id"]][:4]
     if others:
-        parts.append(Text("  also: " + ", ".join(f"{t['id']} {t['name']} ({t['p']:.2f})" for t in others), style="dim"))
+        parts.append(
+            Text(
+                "  also: " + ", ".join(f"{t['id']} {t['name']} ({t['p']:.2f})" for t in others),
+                style="dim",
+            )
+        )
     parts.append(_evidence_line("  evidence", prediction["evidence"].get("cwe", [])))
 
     cvss = prediction["cvss"]
     line = Text("\n")
     line.append("CVSS 3.1 ", style="bold")
-    line.append(f"{cvss['base_score']:.1f} {cvss['severity'].upper()}", style=_SEVERITY_STYLE.get(cvss["severity"], ""))
+    line.append(
+        f"{cvss['base_score']:.1f} {cvss['severity'].upper()}",
+        style=_SEVERITY_STYLE.get(cvss["severity"], ""),
+    )
     line.append(f"   {cvss['vector']}")
     parts.append(line)
     table = Table(show_header=False, box=None, padding=(0, 1))
@@ -54,7 +68,10 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
         table.add_row(
             f"  {METRIC_NAMES.get(metric, metric)}",
             f"{info['name']}",
-            Text("█" * filled + "░" * (_BAR - filled) + f" {info['p']:.2f}", style="green" if info["p"] >= 0.7 else "yellow"),
+            Text(
+                "█" * filled + "░" * (_BAR - filled) + f" {info['p']:.2f}",
+                style="green" if info["p"] >= 0.7 else "yellow",
+            ),
             Text(terms, style="dim"),
         )
     parts.append(table)
@@ -67,7 +84,12 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
                 parts.append(Text(f"  {item['id']:<10} {item['name']}  ({item['p']:.2f})"))
     model = prediction["model"]
     title = f"vulntax · {prediction['id'] or 'description'}"
-    return Panel(Group(*parts), title=title, subtitle=f"model {model['name']} {model['version']}", expand=False)
+    return Panel(
+        Group(*parts),
+        title=title,
+        subtitle=f"model {model['name']} {model['version']}",
+        expand=False,
+    )
 
 
 def _evidence_line(label: str, terms: list[dict[str, Any]]) -> Any:

@@ -51,7 +51,9 @@ def parse_config(data: dict[str, Any]) -> TrainConfig:
 
     kind = data.get("kind", "linear")
     if kind not in KINDS:
-        raise ConfigError(f"kind: unknown model kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
+        raise ConfigError(
+            f"kind: unknown model kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}"
+        )
     section = data.get(kind, {})
     others = sorted(k for k in data if k in KINDS and k != kind)
     if others:
@@ -85,8 +87,8 @@ def train_model(
     catalog = load_catalog(Path(data_dir) if data_dir else None)
     if dataset.manifest.get("catalog") != dict(catalog.versions):
         raise DatasetError(
-            f"the dataset was built with catalogs {dataset.manifest.get('catalog')} but the catalog "
-            f"in use is {dict(catalog.versions)}; pass --data-dir with the same catalogs"
+            f"the dataset was built with catalogs {dataset.manifest.get('catalog')} but the "
+            f"catalog in use is {dict(catalog.versions)}; pass --data-dir with the same catalogs"
         )
     train = load_examples(dataset, config.data.train_splits, config.data, training=True)
     calibration = load_examples(
@@ -119,7 +121,9 @@ def train_model(
     log(f"saved {config.kind} model to {out} ({fit_seconds} s)")
 
     predictor = Predictor(out, data_dir=data_dir)
-    report = evaluate_dataset(predictor, dataset, config.data.calibration_split, show_progress=False)
+    report = evaluate_dataset(
+        predictor, dataset, config.data.calibration_split, show_progress=False
+    )
     metrics = {"split": config.data.calibration_split, "fit_seconds": fit_seconds, **report}
     write_json(out / METRICS, metrics)
     (out / CARD).write_text(model_card(model.config, metrics, out), encoding="utf-8")
@@ -129,17 +133,19 @@ def train_model(
 def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> str:
     """A short Markdown model card: what the model is, how it was made, how well it does."""
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-    training = config.get("training", {})
+    data = config.get("training", {}).get("data", {})
+    catalogs = ", ".join(f"{k} {v}" for k, v in config.get("catalog", {}).items())
     lines = [
         f"# {config.get('name', config['kind'])} {config.get('version', '')}".rstrip(),
         "",
         config.get("description") or f"A vulntax model of kind `{config['kind']}`.",
         "",
-        f"- kind: `{config['kind']}`, created {config.get('created', '?')} with vulntax {config.get('vulntax_version', '?')}",
-        f"- catalogs: {', '.join(f'{k} {v}' for k, v in config.get('catalog', {}).items())}",
+        f"- kind: `{config['kind']}`; created {config.get('created', '?')} "
+        f"with vulntax {config.get('vulntax_version', '?')}",
+        f"- catalogs: {catalogs}",
         f"- dataset split: {json.dumps(config.get('dataset', {}).get('split', {}))}",
-        f"- trained on splits {training.get('data', {}).get('train_splits')} since {training.get('data', {}).get('since')}, "
-        f"calibrated on `{training.get('data', {}).get('calibration_split')}`",
+        f"- trained on {data.get('train_splits')} since {data.get('since')}, "
+        f"calibrated on `{data.get('calibration_split')}`",
         f"- size on disk: {size / 1e6:.1f} MB",
         "",
         f"## Held-out figures ({metrics.get('split')} split)",
@@ -152,8 +158,9 @@ def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> s
             lines.append(f"| {name} | {row.get('model')} | {row.get('baseline')} |")
     lines += [
         "",
-        "The full report: `metrics.json`. Limits: trained on English NVD/CNA descriptions; labels are "
-        "as noisy as their sources; CAPEC and ATT&CK come from the CWE through MITRE's catalog links.",
+        "The full report is `metrics.json`. Limits: trained on English NVD and CNA "
+        "descriptions; labels are as noisy as their sources; CAPEC and ATT&CK come from "
+        "the CWE through MITRE's catalog links.",
         "",
     ]
     return "\n".join(lines)
@@ -177,12 +184,16 @@ def _toml(data: dict[str, Any]) -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         return str(v)
 
-    scalars = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None]
+    scalars = [
+        f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None
+    ]
     tables = []
     for k, v in data.items():
         if isinstance(v, dict):
-            body = [f"{kk} = {value(vv)}" for kk, vv in v.items() if vv is not None and not isinstance(vv, dict)]
+            body = [
+                f"{kk} = {value(vv)}"
+                for kk, vv in v.items()
+                if vv is not None and not isinstance(vv, dict)
+            ]
             tables.append(f"[{k}]\n" + "\n".join(body))
     return "\n".join(scalars) + "\n\n" + "\n\n".join(tables) + "\n"
-
-

@@ -17,7 +17,8 @@ def nvd_2021(data_dir: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def descriptions(nvd_2021: list[dict]) -> list[str]:
     return [
-        next(d["value"] for d in v["cve"]["descriptions"] if d["lang"] == "en") for v in nvd_2021[:4000]
+        next(d["value"] for d in v["cve"]["descriptions"] if d["lang"] == "en")
+        for v in nvd_2021[:4000]
     ]
 
 

@@ -45,7 +45,7 @@ def test_template_round_trips(tmp_path: Path) -> None:
 def test_unreadable_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("kind = ")
-    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
         load_config(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")

@@ -18,7 +18,8 @@ def test_keys() -> None:
 
 
 def test_microsoft_template_collapses(nvd_2021: list[dict]) -> None:
-    # real records: "Windows Hyper-V Denial of Service Vulnerability This CVE ID is unique from CVE-…"
+    # real records: "Windows Hyper-V Denial of Service Vulnerability This CVE ID is
+    # unique from CVE-…"
     texts = {
         v["cve"]["id"]: v["cve"]["descriptions"][0]["value"]
         for v in nvd_2021

@@ -26,13 +26,21 @@ def _date(value: str, option: str) -> date:
 
 @app.command()
 def build(
-    out: Path = typer.Option(..., "--out", help="Folder to write examples.parquet and manifest.json to."),
-    data_dir: str = typer.Option(
-        None, "--data-dir", help="Data folder (nvd/, cve5/, catalogs/, attack_gold/); default $VULNTAX_DATA_DIR."
+    out: Path = typer.Option(
+        ..., "--out", help="Folder to write examples.parquet and manifest.json to."
     ),
-    validation_start: str = typer.Option("2022-01-01", help="First publication date of the validation split."),
+    data_dir: str = typer.Option(
+        None,
+        "--data-dir",
+        help="Data folder (nvd/, cve5/, catalogs/, attack_gold/); default $VULNTAX_DATA_DIR.",
+    ),
+    validation_start: str = typer.Option(
+        "2022-01-01", help="First publication date of the validation split."
+    ),
     test_start: str = typer.Option("2022-07-01", help="First publication date of the test split."),
-    near_threshold: float = typer.Option(0.9, help="Jaccard similarity at which descriptions count as near-duplicates."),
+    near_threshold: float = typer.Option(
+        0.9, help="Jaccard similarity at which descriptions count as near-duplicates."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Turn NVD and CVE JSON 5 records into labelled, deduplicated, time-split examples."""
@@ -42,8 +50,12 @@ def build(
 
     if not 0.5 <= near_threshold <= 1.0:
         raise UsageError("--near-threshold must be between 0.5 and 1.0")
-    plan = SplitPlan(_date(validation_start, "--validation-start"), _date(test_start, "--test-start"))
-    manifest = build_dataset(data_dir, out, plan=plan, near_threshold=near_threshold, show_progress=not quiet)
+    plan = SplitPlan(
+        _date(validation_start, "--validation-start"), _date(test_start, "--test-start")
+    )
+    manifest = build_dataset(
+        data_dir, out, plan=plan, near_threshold=near_threshold, show_progress=not quiet
+    )
     by_split = manifest["counts"]["by_split"]
     typer.echo(
         f"wrote {manifest['counts']['examples']:,} examples to {out} "

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 @ingest_app.command("check")
 def check(
-    paths: list[Path] = typer.Argument(  # noqa: B008 (typer's declaration style)
+    paths: list[Path] = typer.Argument(
         ..., help="Files or folders to read (formats detected by content; .gz welcome)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -49,7 +49,7 @@ def check(
 
 @fetch_app.command("nvd")
 def fetch_nvd(
-    out: Path = typer.Option(..., "--out", help="Folder for the pages and state.json."),  # noqa: B008
+    out: Path = typer.Option(..., "--out", help="Folder for the pages and state.json."),
     since: str | None = typer.Option(
         None,
         "--since",

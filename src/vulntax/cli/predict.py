@@ -9,20 +9,29 @@ from typing import Any
 
 import typer
 
+_INPUT_HELP = (
+    "NVD 2.0 feed (.json/.json.gz), CVE JSON 5 records, or JSONL/CSV with id and description; "
+    "the format is detected."
+)
+
 
 def register(app: typer.Typer) -> None:
     app.command()(predict)
 
 
 def predict(
-    text: str = typer.Argument(None, help="A vulnerability description ('-' reads it from stdin)."),
-    input: Path = typer.Option(
-        None, "--input", "-i", help="NVD 2.0 feed (.json/.json.gz), CVE JSON 5 records, or JSONL/CSV with id,description."
+    text: str = typer.Argument(None, help="A vulnerability description ('-' reads stdin)."),
+    input: Path = typer.Option(None, "--input", "-i", help=_INPUT_HELP),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Where to write one JSON line per record (default: stdout)."
     ),
-    output: Path = typer.Option(None, "--output", "-o", help="Where to write one JSON line per record (default: stdout)."),
     as_json: bool = typer.Option(False, "--json", help="Print the prediction object as JSON."),
-    model: Path = typer.Option(None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."),
-    data_dir: str = typer.Option(None, "--data-dir", help="Use the catalogs of this data folder instead of the shipped snapshot."),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."
+    ),
+    data_dir: str = typer.Option(
+        None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
+    ),
     batch_size: int = typer.Option(512, help="Records per batch with --input."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -55,7 +64,12 @@ def predict(
 
 
 def _predict_file(
-    path: Path, output: Path | None, model: Path | None, data_dir: str | None, batch_size: int, quiet: bool
+    path: Path,
+    output: Path | None,
+    model: Path | None,
+    data_dir: str | None,
+    batch_size: int,
+    quiet: bool,
 ) -> None:
     from vulntax.errors import InputError, UsageError
     from vulntax.ingest import read
@@ -92,4 +106,8 @@ def _predict_file(
         if output is not None:
             sink.close()
     if output is not None:
-        typer.echo(f"wrote {written:,} predictions to {output} ({errors:,} records could not be classified)", err=True)
+        typer.echo(
+            f"wrote {written:,} predictions to {output} "
+            f"({errors:,} records could not be classified)",
+            err=True,
+        )

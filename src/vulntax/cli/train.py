@@ -12,14 +12,22 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    dataset: Path = typer.Option(None, "--dataset", help="A folder written by `vulntax dataset build`."),
+    dataset: Path = typer.Option(
+        None, "--dataset", help="A folder written by `vulntax dataset build`."
+    ),
     out: Path = typer.Option(None, "--out", help="Folder to save the model to."),
-    config: Path = typer.Option(None, "--config", help="Training config (TOML or JSON); default: the linear model's defaults."),
-    data_dir: str = typer.Option(None, "--data-dir", help="Catalogs to train with (default: the shipped snapshot)."),
-    print_config: str = typer.Option(None, "--print-config", metavar="KIND", help="Print the default config of a model kind and exit."),
+    config: Path = typer.Option(
+        None, "--config", help="Training config (TOML or JSON); default: the linear model's."
+    ),
+    data_dir: str = typer.Option(
+        None, "--data-dir", help="Catalogs to train with (default: the shipped snapshot)."
+    ),
+    print_config: str = typer.Option(
+        None, "--print-config", metavar="KIND", help="Print a model kind's default config."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite a non-empty --out folder."),
 ) -> None:
-    """Train a model on a built dataset and save it with its config, metrics and model card."""
+    """Train a model on a built dataset; save it with its config, metrics and model card."""
     from vulntax.errors import UsageError
     from vulntax.train import config_template, load_config, train_model
 
@@ -31,7 +39,8 @@ def train(
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"{out} is not empty; pass --force to overwrite it")
     cfg = load_config(config)
-    metrics = train_model(cfg, dataset, out, data_dir=data_dir, log=lambda m: typer.echo(m, err=True))
-    summary = metrics.get("summary", {})
-    for name, row in summary.items():
+    metrics = train_model(
+        cfg, dataset, out, data_dir=data_dir, log=lambda m: typer.echo(m, err=True)
+    )
+    for name, row in metrics.get("summary", {}).items():
         typer.echo(f"{name}: {row.get('model')} (majority baseline {row.get('baseline')})")

@@ -10,24 +10,26 @@ Two sets, read from ``attack_gold/`` in the data directory:
   minus any CVE that is also in the ``ctid`` set.
 
 Each mapping keeps its type (exploitation technique, primary impact,
-secondary impact, uncategorized). Technique ids are returned as written;
-callers resolve revoked ids with :meth:`AttackCatalog.resolve`.
+secondary impact, uncategorized). Technique ids are normalised
+(``T1036.`` → ``T1036``); cells that are not technique ids at all (typos such
+as ``TT1565``) are left out and counted in ``invalid``. Callers resolve
+revoked ids with :meth:`AttackCatalog.resolve`; the sheets also hold ICS and
+Mobile ids, which the Enterprise catalog does not know.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vulntax.errors import InputError
+from vulntax.errors import InputError, UnknownIdError
+from vulntax.taxonomy.ids import technique_id
 
 CTID_CSV = "ctid-attack-to-cve.csv"
 KEV_GLOB = "kev-*_attack-*-enterprise.json"
-_TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _CSV_COLUMNS = {
     "Primary Impact": "primary_impact",
     "Secondary Impact": "secondary_impact",
@@ -42,6 +44,7 @@ class GoldSet:
     files: list[str] = field(default_factory=list)
     # CVE id -> mapping type -> technique ids (in file order)
     mappings: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    invalid: Counter[str] = field(default_factory=Counter)  # cells that are no technique id
 
     def techniques(self, cve_id: str) -> list[str]:
         seen: dict[str, None] = {}
@@ -63,16 +66,16 @@ def read_ctid(folder: Path) -> GoldSet:
             missing = {"CVE ID", *_CSV_COLUMNS} - set(reader.fieldnames or [])
             if missing:
                 raise InputError(f"missing columns {sorted(missing)}", path)
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
                 cve = row["CVE ID"].strip()
                 if not cve:
                     continue
                 entry = gold.mappings.setdefault(cve, defaultdict(list))
                 for column, kind in _CSV_COLUMNS.items():
-                    for technique in _split(row[column]):
-                        if not _TECHNIQUE.match(technique):
-                            raise InputError(f"line {line}: not a technique id: {technique!r}", path)
-                        entry[kind].append(technique)
+                    for cell in _split(row[column]):
+                        technique = _technique(cell, gold)
+                        if technique and technique not in entry[kind]:
+                            entry[kind].append(technique)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path) from exc
     gold.mappings = {k: dict(v) for k, v in gold.mappings.items()}
@@ -91,13 +94,26 @@ def read_kev(folder: Path) -> GoldSet:
             raise InputError(f"not a Mappings Explorer file: {exc}", path) from exc
         for i, obj in enumerate(objects):
             try:
-                cve, technique, kind = obj["capability_id"], obj["attack_object_id"], obj["mapping_type"]
+                cve, technique, kind = (
+                    obj["capability_id"],
+                    obj["attack_object_id"],
+                    obj["mapping_type"],
+                )
             except (KeyError, TypeError) as exc:
                 raise InputError(f"mapping object #{i} lacks {exc}", path) from exc
-            if technique and _TECHNIQUE.match(technique) and technique not in mappings[cve][kind]:
+            technique = _technique(str(technique or ""), gold)
+            if technique and technique not in mappings[cve][kind]:
                 mappings[cve][kind].append(technique)
     gold.mappings = {k: dict(v) for k, v in mappings.items()}
     return gold
+
+
+def _technique(cell: str, gold: GoldSet) -> str | None:
+    try:
+        return technique_id(cell)
+    except UnknownIdError:
+        gold.invalid[cell] += 1
+        return None
 
 
 def _split(cell: str | None) -> list[str]:

@@ -34,7 +34,7 @@ from vulntax.dataset.dedup import DEFAULT_THRESHOLD, find_duplicates
 from vulntax.dataset.policy import LabelPolicy, choose_cvss, choose_cwe
 from vulntax.dataset.split import SPLITS, UNDATED, SplitPlan
 from vulntax.dataset.store import CVSS_COLUMNS, FORMAT, FORMAT_VERSION, sha256_file, write_dataset
-from vulntax.errors import InvalidVectorError
+from vulntax.errors import InvalidVectorError, UnknownIdError
 from vulntax.progress import progress
 from vulntax.records import CveRecord, IngestReport, LabelSource
 
@@ -94,7 +94,9 @@ def build_dataset(
     # 3. rejected CVEs
     live = [r for r in records.values() if (r.status or "").lower() != REJECTED.lower()]
     counts["rejected"] = len(records) - len(live)
-    live.sort(key=lambda r: (r.published is None, r.published or datetime.min.replace(tzinfo=UTC), r.id))
+    live.sort(
+        key=lambda r: (r.published is None, r.published or datetime.min.replace(tzinfo=UTC), r.id)
+    )
 
     # 4. labels
     rule_counts: Counter[str] = Counter()
@@ -108,7 +110,9 @@ def build_dataset(
 
     # 6. split, collapse
     rows = [_collapse([examples[i] for i in members], plan) for members in groups.values()]
-    rows.sort(key=lambda row: (row["published"] is None, row["published"] or datetime.min, row["id"]))
+    rows.sort(
+        key=lambda row: (row["published"] is None, row["published"] or datetime.min, row["id"])
+    )
 
     table = _to_table(rows)
     manifest: dict[str, Any] = {
@@ -121,12 +125,20 @@ def build_dataset(
                 "path": str(p.relative_to(root)),
                 "sha256": sha256_file(p),
                 "bytes": p.stat().st_size,
-                **{k: v for k, v in reports[str(p.relative_to(root))].to_dict().items() if k != "files"},
+                **{
+                    k: v
+                    for k, v in reports[str(p.relative_to(root))].to_dict().items()
+                    if k != "files"
+                },
             }
             for p in [*nvd_files, *cve5_files]
         ],
         "attack_gold": {
-            g.name: {"files": [str(Path(f).relative_to(root)) for f in g.files], "cves": len(g)}
+            g.name: {
+                "files": [str(Path(f).relative_to(root)) for f in g.files],
+                "cves": len(g),
+                "invalid_cells": dict(g.invalid),
+            }
             for g in (ctid, kev)
         },
         "catalog": dict(catalog.versions),
@@ -199,8 +211,18 @@ def _label(
         attack.update(dict.fromkeys(sorted(catalog.graph.cwe_to_attack(cwe_id))))
 
     def resolved(ids: list[str]) -> list[str]:
-        out = (catalog.attack.resolve(t) for t in ids)
-        return list(dict.fromkeys(t for t in out if t))
+        out: dict[str, None] = {}
+        for t in ids:
+            try:
+                current = catalog.attack.resolve(t)
+            except UnknownIdError:  # ICS / Mobile ids: not in the Enterprise catalog
+                counts["attack_gold_not_enterprise"] += 1
+                continue
+            if current is None:
+                counts["attack_gold_deprecated"] += 1
+            else:
+                out.setdefault(current, None)
+        return list(out)
 
     row = {
         "id": record.id,
@@ -305,6 +327,8 @@ def _distributions(rows: list[dict[str, Any]], top: int = 25) -> dict[str, Any]:
             "cvss_source": dict(Counter(r["cvss_source"] for r in part if r["cvss_source"])),
             "cwe_classes": len(cwe),
             "cwe_top": cwe.most_common(top),
-            "cvss": {m: dict(Counter(r[m] for r in part if r[m]).most_common()) for m in CVSS_COLUMNS},
+            "cvss": {
+                m: dict(Counter(r[m] for r in part if r[m]).most_common()) for m in CVSS_COLUMNS
+            },
         }
     return out

@@ -23,6 +23,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -33,7 +34,6 @@ NUM_PERM = 128
 BANDS = 16
 ROWS = NUM_PERM // BANDS
 DEFAULT_THRESHOLD = 0.9
-
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,11 @@ def _minhash(near_keys: list[str], seed: int) -> np.ndarray:
     """(n, NUM_PERM) uint32 MinHash signatures of the word 3-shingles of each text."""
     # near keys are single-space separated; an empty key counts as one (empty) word
     words = " ".join(near_keys).split(" ") if all(near_keys) else _words_of(near_keys)
-    lengths = np.fromiter((k.count(" ") + 1 for k in near_keys), dtype=np.int64, count=len(near_keys))
-    word_id = defaultdict(itertools.count().__next__)  # first-seen order: deterministic
+    lengths = np.fromiter(
+        (k.count(" ") + 1 for k in near_keys), dtype=np.int64, count=len(near_keys)
+    )
+    # word ids in first-seen order: deterministic across runs, unlike hash()
+    word_id: defaultdict[str, int] = defaultdict(itertools.count().__next__)
     flat = np.fromiter(map(word_id.__getitem__, words), dtype=np.uint64, count=len(words))
     starts = np.cumsum(lengths) - lengths
 
@@ -169,7 +172,7 @@ def _join_by_lsh(
                 continue
             members = order[lo:hi]
             head = members[0]
-            for prev, cur in zip(members[:-1], members[1:], strict=True):
+            for prev, cur in pairwise(members):
                 for other in (head, prev) if prev != head else (head,):
                     if uf.find(int(other)) == uf.find(int(cur)):
                         break

@@ -19,7 +19,15 @@ def render(dataset: Dataset, top: int = 15) -> list[Any]:
 
     overview = Table(title=f"dataset {dataset.path}", title_justify="left")
     overview.add_column("split")
-    for column in ("examples", "with CWE", "with CVSS v3", "CWE classes", "CAPEC", "ATT&CK", "CTID gold"):
+    for column in (
+        "examples",
+        "with CWE",
+        "with CVSS v3",
+        "CWE classes",
+        "CAPEC",
+        "ATT&CK",
+        "CTID gold",
+    ):
         overview.add_column(column, justify="right")
     for s in splits:
         d = dist[s]
@@ -51,15 +59,18 @@ def render(dataset: Dataset, top: int = 15) -> list[Any]:
         for i in m["inputs"]:
             for reason, n in i.get("skip_reasons", {}).items():
                 reasons[reason] = reasons.get(reason, 0) + n
-        out.append(f"skipped records: {skipped:,} (" + ", ".join(f"{r}: {n:,}" for r, n in reasons.items()) + ")")
+        out.append(
+            f"skipped records: {skipped:,} ("
+            + ", ".join(f"{r}: {n:,}" for r, n in reasons.items())
+            + ")"
+        )
 
     sources = Table(title="label sources", title_justify="left")
     sources.add_column("split")
     sources.add_column("CWE from")
     sources.add_column("CVSS from")
     for s in splits:
-        fmt = lambda d: ", ".join(f"{k} {v:,}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))  # noqa: E731
-        sources.add_row(s, fmt(dist[s]["cwe_source"]), fmt(dist[s]["cvss_source"]))
+        sources.add_row(s, _counts(dist[s]["cwe_source"]), _counts(dist[s]["cvss_source"]))
     out.append(sources)
 
     cwe = Table(title=f"top {top} CWE labels (after the label policy)", title_justify="left")
@@ -74,7 +85,9 @@ def render(dataset: Dataset, top: int = 15) -> list[Any]:
         cwe.add_row(str(rank + 1), *cells)
     out.append(cwe)
 
-    cvss = Table(title="CVSS v3 base metric values (share of examples with a vector)", title_justify="left")
+    cvss = Table(
+        title="CVSS v3 base metric values (share of examples with a vector)", title_justify="left"
+    )
     cvss.add_column("metric")
     for s in splits:
         cvss.add_column(s)
@@ -93,5 +106,12 @@ def render(dataset: Dataset, top: int = 15) -> list[Any]:
     for rule, n in list(m["cwe_rules"].items())[:top]:
         rules.add_row(rule, f"{n:,}")
     out.append(rules)
-    out.append(f"built in {m['build_seconds']} s, peak memory {m['peak_rss_mb']:,} MB, vulntax {m['vulntax_version']}")
+    out.append(
+        f"built in {m['build_seconds']} s, peak memory {m['peak_rss_mb']:,} MB, "
+        f"vulntax {m['vulntax_version']}"
+    )
     return out
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))

@@ -71,7 +71,11 @@ def write_dataset(out_dir: Path, table: Any, manifest: dict[str, Any]) -> None:
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(examples)
     manifest["files"] = {
-        EXAMPLES: {"sha256": sha256_file(examples), "rows": table.num_rows, "bytes": examples.stat().st_size}
+        EXAMPLES: {
+            "sha256": sha256_file(examples),
+            "rows": table.num_rows,
+            "bytes": examples.stat().st_size,
+        }
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
@@ -81,7 +85,9 @@ def load_dataset(path: str | Path, verify: bool = True) -> Dataset:
     folder = Path(path)
     manifest_path = folder / MANIFEST
     if not folder.is_dir():
-        raise DatasetError(f"{folder}: no such dataset directory (build one with `vulntax dataset build`)")
+        raise DatasetError(
+            f"{folder}: no such dataset directory (build one with `vulntax dataset build`)"
+        )
     if not manifest_path.is_file():
         raise DatasetError(f"{folder}: not a dataset directory ({MANIFEST} is missing)")
     try:

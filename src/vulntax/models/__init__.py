@@ -25,7 +25,9 @@ def model_class(kind: str) -> type[Any]:
     try:
         target = KINDS[kind]
     except KeyError:
-        raise ModelError(f"unknown model kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}") from None
+        raise ModelError(
+            f"unknown model kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}"
+        ) from None
     module_name, _, class_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -34,7 +36,8 @@ def model_class(kind: str) -> type[Any]:
             f"model kind {kind!r} needs a package that is not installed ({exc.name}); "
             "install vulntax with its extra, e.g. pip install 'vulntax[neural]'"
         ) from exc
-    return getattr(module, class_name)  # type: ignore[no-any-return]
+    cls: type[Any] = getattr(module, class_name)
+    return cls
 
 
 def load_model(path: str | Path | None = None) -> Classifier:

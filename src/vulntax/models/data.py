@@ -67,7 +67,16 @@ class Examples:
         return len(self.ids)
 
 
-_COLUMNS = ["id", "published", "description", "cwe", "cwe_source", "cvss_source", *CVSS_COLUMNS, "attack_ctid"]
+_COLUMNS = [
+    "id",
+    "published",
+    "description",
+    "cwe",
+    "cwe_source",
+    "cvss_source",
+    *CVSS_COLUMNS,
+    "attack_ctid",
+]
 
 
 def load_examples(
@@ -96,7 +105,9 @@ def load_examples(
     if training and config.max_examples is not None:
         keep = keep[-config.max_examples :]  # rows are sorted by date: keep the newest
     if training and not keep:
-        raise DatasetError(f"no training examples in split(s) {', '.join(splits)} after {config.since}")
+        raise DatasetError(
+            f"no training examples in split(s) {', '.join(splits)} after {config.since}"
+        )
 
     def take(name: str) -> list[Any]:
         column = cols[name]
@@ -107,9 +118,13 @@ def load_examples(
     cvss_source = take("cvss_source")
     cvss = {m: take(m) for m in CVSS_COLUMNS}
     if sources:
-        cwe_gold = [g if s in config.cwe_sources else [] for g, s in zip(cwe_gold, cwe_source, strict=True)]
+        cwe_gold = [
+            g if s in config.cwe_sources else [] for g, s in zip(cwe_gold, cwe_source, strict=True)
+        ]
         ok = [s in config.cvss_sources for s in cvss_source]
-        cvss = {m: [v if o else None for v, o in zip(vals, ok, strict=True)] for m, vals in cvss.items()}
+        cvss = {
+            m: [v if o else None for v, o in zip(vals, ok, strict=True)] for m, vals in cvss.items()
+        }
     return Examples(
         ids=take("id"),
         texts=[model_input(d) for d in take("description")],
@@ -153,13 +168,13 @@ def cwe_roll_up(labels: Sequence[str], cwe: Any, min_count: int) -> dict[str, st
         pending.add(up)
     resolved: dict[str, str | None] = {}
     for label in counts:
-        seen = set()
-        node: str | None = label
-        while node is not None and target.get(node) != node:
-            if node in seen:  # cannot happen on a DAG's display paths; guard anyway
-                node = None
+        seen: set[str] = set()
+        current: str | None = label
+        while current is not None and target.get(current) != current:
+            if current in seen:  # cannot happen on a DAG's display paths; guard anyway
+                current = None
                 break
-            seen.add(node)
-            node = target.get(node)
-        resolved[label] = node
+            seen.add(current)
+            current = target.get(current)
+        resolved[label] = current
     return {label: resolved[label] for label in set(labels)}

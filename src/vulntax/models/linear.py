@@ -185,7 +185,9 @@ class LinearModel:
             features = TfidfFeatures({str(term): i for i, term in enumerate(terms)}, idf)
             n_features = len(idf)
             cwe = _get_head(t, "cwe", (len(labels.cwe), n_features))
-            cvss = {m: _get_head(t, f"cvss.{m}", (len(v), n_features)) for m, v in labels.cvss.items()}
+            cvss = {
+                m: _get_head(t, f"cvss.{m}", (len(v), n_features)) for m, v in labels.cvss.items()
+            }
             capec = _get_csr(t, "capec.links", (len(labels.cwe), len(labels.capec)))
             attack = _get_csr(t, "attack.links", (len(labels.cwe), len(labels.attack)))
         except KeyError as exc:
@@ -213,20 +215,26 @@ def train(
     x_train = vectorizer.fit_transform(train_examples.texts)
     features = TfidfFeatures.from_sklearn(vectorizer)
     x_cal = features.transform(calibration_examples.texts)
-    log(f"features: {x_train.shape[1]:,} terms from {x_train.shape[0]:,} texts ({time.perf_counter() - started:.0f} s)")
+    log(
+        f"features: {x_train.shape[1]:,} terms from {x_train.shape[0]:,} texts "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
 
     # CWE: first policy label of each example, mapped to its rolled-up class
-    cwe_targets = [_first_class(g, cwe_classes) for g in train_examples.cwe_gold]
-    rows = [i for i, c in enumerate(cwe_targets) if c is not None]
-    cwe_labels = sorted({cwe_targets[i] for i in rows}, key=_cwe_number)  # type: ignore[arg-type]
+    targets = [(i, _first_class(g, cwe_classes)) for i, g in enumerate(train_examples.cwe_gold)]
+    labelled = [(i, c) for i, c in targets if c is not None]
+    rows = [i for i, _ in labelled]
+    cwe_labels = sorted({c for _, c in labelled}, key=_cwe_number)
     index = {c: i for i, c in enumerate(cwe_labels)}
-    y = np.array([index[cwe_targets[i]] for i in rows])  # type: ignore[index]
+    y = np.array([index[c] for _, c in labelled])
     svm = LinearSVC(C=params.C_cwe).fit(x_train[rows], y)
     cwe_head = _head_from_svm(svm, len(cwe_labels), params.keep_weights)
     cal_rows, cal_y = _calibration_targets(calibration_examples.cwe_gold, cwe_classes, index)
     cwe_head.temperature = fit_temperature(cwe_head.scores(x_cal[cal_rows]), cal_y)
-    log(f"CWE: {len(cwe_labels)} classes from {len(rows):,} examples, T={cwe_head.temperature:.3f} "
-        f"({time.perf_counter() - started:.0f} s)")
+    log(
+        f"CWE: {len(cwe_labels)} classes from {len(rows):,} examples, T={cwe_head.temperature:.3f} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
 
     cvss_labels: dict[str, list[str]] = {}
     cvss_heads: dict[str, _Head] = {}
@@ -252,7 +260,9 @@ def train(
     attack_labels, attack_links = _links(cwe_labels, catalog.graph.cwe_to_attack)
     labels = Labels(cwe=cwe_labels, cvss=cvss_labels, capec=capec_labels, attack=attack_labels)
     full_config = {"kind": LinearModel.kind, "format_version": FORMAT_VERSION, **config}
-    return LinearModel(full_config, labels, features, cwe_head, cvss_heads, capec_links, attack_links)
+    return LinearModel(
+        full_config, labels, features, cwe_head, cvss_heads, capec_links, attack_links
+    )
 
 
 def _cwe_number(cwe_id: str) -> int:
@@ -342,8 +352,11 @@ def _get_csr(t: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> Any
     from scipy.sparse import csr_matrix
 
     data, indices, indptr = t[f"{name}.data"], t[f"{name}.indices"], t[f"{name}.indptr"]
-    if len(indptr) != shape[0] + 1 or len(indices) != len(data) or (
-        len(indices) and (indices.min() < 0 or indices.max() >= shape[1])
-    ) or indptr[-1] != len(data):
+    if (
+        len(indptr) != shape[0] + 1
+        or len(indices) != len(data)
+        or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))
+        or indptr[-1] != len(data)
+    ):
         raise ModelError(f"{name}: stored matrix does not match the label lists (shape {shape})")
     return csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)

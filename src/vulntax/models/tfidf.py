@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,7 @@ class TfidfFeatures:
             tokens = _TOKENS.findall(text.lower())
             grams = tokens
             if self.ngram_max >= 2:
-                grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+                grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
             for n in range(3, self.ngram_max + 1):
                 grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
             before = len(ids)
