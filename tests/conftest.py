@@ -32,3 +32,79 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's own data dir or API key."""
     monkeypatch.delenv("VULNTAX_DATA_DIR", raising=False)
     monkeypatch.delenv("NVD_API_KEY", raising=False)
+
+
+# ---------------------------------------------------------------------------------------
+# A miniature data folder, dataset and model, cut at test time from the real data.
+
+
+def _slice_nvd(src: Path, dst: Path, keep: int, every: int) -> None:
+    import gzip
+    import json
+
+    with gzip.open(src, "rt", encoding="utf-8") as handle:
+        feed = json.load(handle)
+    items = feed["vulnerabilities"][::every][:keep]
+    feed.update(vulnerabilities=items, resultsPerPage=len(items), totalResults=len(items))
+    with gzip.open(dst, "wt", encoding="utf-8") as handle:
+        json.dump(feed, handle)
+
+
+@pytest.fixture(scope="session")
+def mini_data_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder of real records: ~3,600 NVD CVEs (2019-2022) and 1,500 CVE JSON 5 ones.
+
+    Catalogs and the ATT&CK gold files are linked, not copied.
+    """
+    import gzip
+
+    root = tmp_path_factory.mktemp("mini-data")
+    (root / "nvd").mkdir()
+    (root / "cve5").mkdir()
+    for year, keep in (("2019", 900), ("2021", 1500), ("2022", 1200)):
+        name = f"nvdcve-2.0-{year}.json.gz"
+        _slice_nvd(data_dir / "nvd" / name, root / "nvd" / name, keep=keep, every=7)
+    src = data_dir / "cve5" / "vulnrichment-2024-10-24.jsonl.gz"
+    with (
+        gzip.open(src, "rt", encoding="utf-8") as inp,
+        gzip.open(root / "cve5" / src.name, "wt", encoding="utf-8") as out,
+    ):
+        for i, line in enumerate(inp):
+            if i % 29 == 0:
+                out.write(line)
+            if i >= 29 * 1500:
+                break
+    for name in ("catalogs", "attack_gold"):
+        (root / name).symlink_to(data_dir / name, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mini_dataset(mini_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset built by `vulntax dataset build` from the mini data folder."""
+    from vulntax.dataset.build import build_dataset
+
+    out = tmp_path_factory.mktemp("mini-dataset")
+    build_dataset(mini_data_dir, out, show_progress=False)
+    return out
+
+
+TINY_LINEAR_CONFIG = {
+    "name": "tiny-linear",
+    "data": {"since": "2016-01-01", "cwe_min_count": 3},
+    "linear": {"max_features": 5000, "keep_weights": 0.2},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(
+    mini_dataset: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A small linear model trained on the mini dataset (a few seconds)."""
+    from vulntax.train import parse_config, train_model
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    train_model(
+        parse_config(TINY_LINEAR_CONFIG), mini_dataset, out, data_dir=data_dir, log=lambda m: None
+    )
+    return out
