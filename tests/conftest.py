@@ -91,7 +91,7 @@ def mini_dataset(mini_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 TINY_LINEAR_CONFIG = {
     "name": "tiny-linear",
-    "data": {"since": "2016-01-01", "cwe_min_count": 3},
+    "data": {"cwe_window_years": 3.0, "cwe_min_count": 3},
     "linear": {"max_features": 5000, "keep_weights": 0.2},
 }
 

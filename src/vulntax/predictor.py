@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from vulntax.errors import UsageError
+from vulntax.errors import ModelError, UsageError
 from vulntax.text import model_input
 
 ALLOWED_USAGE = ("Allowed", "Allowed-with-Review")
@@ -65,7 +65,8 @@ class Predictor:
         }
         self._cwe_entries = [self.catalog.cwe.get(c) for c in self.model.labels.cwe]
         self._cwe_paths = [self.catalog.cwe.path(c) for c in self.model.labels.cwe]
-        self._cwe_index = {c: i for i, c in enumerate(self.model.labels.cwe)}
+        self._name_cache: dict[int, list[str]] = {}
+        self._scores: dict[tuple[str, ...], Any] = {}
 
     # ------------------------------------------------------------------ public API
     def predict(self, text: str, id: str | None = None) -> dict[str, Any]:
@@ -88,9 +89,11 @@ class Predictor:
             todo.append(i)
             texts.append(cleaned)
         if texts:
-            output = self.model.predict_batch(texts)
-            for row, i in enumerate(todo):
-                results[i] = self._decode(items[i][0], output, row)
+            decoded = self._decode_batch(
+                [items[i][0] for i in todo], self.model.predict_batch(texts)
+            )
+            for i, result in zip(todo, decoded, strict=True):
+                results[i] = result
         return [r for r in results if r is not None]
 
     def predict_stream(
@@ -112,39 +115,59 @@ class Predictor:
         predicted = iter(self.predict_batch([b for _, b in pairs]))
         return [next(predicted) if isinstance(b, tuple) else b for b in batch]
 
-    def _decode(self, item_id: str | None, output: Any, row: int) -> dict[str, Any]:
-        cwe, cwe_label = self._decode_cwe(output.cwe[row])
-        cvss = self._decode_cvss({m: p[row] for m, p in output.cvss.items()})
+    def _decode_batch(self, ids: list[str | None], output: Any) -> list[dict[str, Any]]:
+        from vulntax.taxonomy.cvss import BASE_METRICS
+
+        labels = self.model.labels
         k = self.decoding.evidence_terms
-        evidence: dict[str, Any] = {
-            "cwe": _terms(output.explain(row, "cwe", cwe_label, k)),
-            "cvss": {
-                m: _terms(output.explain(row, m, values.index(cvss["metrics"][m]["value"]), 3))
-                for m, values in self.model.labels.cvss.items()
-            },
-        }
-        return {
-            "id": item_id,
-            "cwe": cwe,
-            "cvss": cvss,
-            "capec": self._top_links(
-                output.capec, row, self.model.labels.capec, self.catalog.capec
-            ),
-            "attack": self._top_links(
-                output.attack, row, self.model.labels.attack, self.catalog.attack
-            ),
-            "evidence": evidence,
-            "model": self.model_info,
-        }
+        missing = [
+            h for h, ok in (("cwe", output.cwe is not None), ("cvss", bool(output.cvss))) if not ok
+        ]
+        if missing:
+            raise ModelError(
+                f"model {self.model_info['name']!r} does not predict {' or '.join(missing)}; "
+                "serve it inside a composite model (vulntax.models.composite.compose)"
+            )
+        cwe_choice = [self._decode_cwe(p) for p in output.cwe]
+        cwe_evidence = output.explain("cwe", np.array([c[1] for c in cwe_choice]), k)
+        chosen = {m: np.argmax(output.cvss[m], axis=1) for m in BASE_METRICS}
+        cvss_evidence = {m: output.explain(m, chosen[m], 3) for m in BASE_METRICS}
+        dists = {m: np.round(output.cvss[m].astype(np.float64), 4).tolist() for m in BASE_METRICS}
+        capec = self._top_links(output.capec, labels.capec, self.catalog.capec)
+        attack = self._top_links(output.attack, labels.attack, self.catalog.attack)
+        results = []
+        for row, item_id in enumerate(ids):
+            metric_choice = {m: int(chosen[m][row]) for m in BASE_METRICS}
+            results.append(
+                {
+                    "id": item_id,
+                    "cwe": cwe_choice[row][0],
+                    "cvss": self._decode_cvss(
+                        metric_choice, {m: dists[m][row] for m in BASE_METRICS}
+                    ),
+                    "capec": capec[row],
+                    "attack": attack[row],
+                    "evidence": {
+                        "cwe": _terms(cwe_evidence[row]),
+                        "cvss": {m: _terms(cvss_evidence[m][row]) for m in BASE_METRICS},
+                    },
+                    "model": self.model_info,
+                }
+            )
+        return results
 
     def _decode_cwe(self, p: np.ndarray) -> tuple[dict[str, Any], int]:
-        order = np.argsort(-p)
+        k = self.decoding.top_k
+        head = (
+            np.argpartition(-p, min(4 * k, len(p) - 1))[: 4 * k]
+            if len(p) > 4 * k
+            else np.arange(len(p))
+        )
+        order = head[np.argsort(-p[head])]
         best = int(order[0])
-        entry = self._cwe_entries[best]
-        if entry.usage not in ALLOWED_USAGE:
+        if self._cwe_entries[best].usage not in ALLOWED_USAGE:
             ancestor = self.model.labels.cwe[best]
-            for j in order[1 : 4 * self.decoding.top_k]:
-                j = int(j)
+            for j in order[1:].tolist():
                 if p[j] < self.decoding.prefer_allowed * p[best]:
                     break
                 if self._cwe_entries[j].usage in ALLOWED_USAGE and ancestor in self._cwe_paths[j]:
@@ -153,12 +176,8 @@ class Predictor:
         chosen = self._cwe_entries[best]
         confidence = float(p[best])
         top = [
-            {
-                "id": self.model.labels.cwe[int(j)],
-                "name": self._cwe_entries[int(j)].name,
-                "p": _p(p[int(j)]),
-            }
-            for j in order[: self.decoding.top_k]
+            {"id": self.model.labels.cwe[j], "name": self._cwe_entries[j].name, "p": _p(p[j])}
+            for j in order[:k].tolist()
         ]
         return (
             {
@@ -173,27 +192,25 @@ class Predictor:
             best,
         )
 
-    def _decode_cvss(self, dists: dict[str, np.ndarray]) -> dict[str, Any]:
-        from vulntax.taxonomy.cvss import (
-            BASE_METRICS,
-            METRIC_VALUE_NAMES,
-            score,
-            vector_from_metrics,
-        )
+    def _decode_cvss(self, choice: dict[str, int], dists: dict[str, list[float]]) -> dict[str, Any]:
+        from vulntax.taxonomy.cvss import METRIC_VALUE_NAMES, score, vector_from_metrics
 
         metrics: dict[str, Any] = {}
-        for metric in BASE_METRICS:
-            values = self.model.labels.cvss[metric]
-            p = dists[metric]
-            j = int(np.argmax(p))
+        values = self.model.labels.cvss
+        for metric, j in choice.items():
+            value = values[metric][j]
+            dist = dists[metric]
             metrics[metric] = {
-                "value": values[j],
-                "name": METRIC_VALUE_NAMES[metric][values[j]],
-                "p": _p(p[j]),
-                "dist": {v: _p(p[i]) for i, v in enumerate(values)},
+                "value": value,
+                "name": METRIC_VALUE_NAMES[metric][value],
+                "p": dist[j],
+                "dist": dict(zip(values[metric], dist, strict=True)),
             }
-        vector = vector_from_metrics({m: metrics[m]["value"] for m in BASE_METRICS}, version="3.1")
-        scored = score(vector)
+        key = tuple(m["value"] for m in metrics.values())
+        scored = self._scores.get(key)
+        if scored is None:  # at most 2,592 distinct v3.1 base vectors
+            vector = vector_from_metrics({m: v["value"] for m, v in metrics.items()}, version="3.1")
+            scored = self._scores[key] = score(vector)
         return {
             "version": "3.1",
             "vector": scored.vector,
@@ -203,17 +220,36 @@ class Predictor:
         }
 
     def _top_links(
-        self, probs: np.ndarray | None, row: int, labels: list[str], catalog: Any
-    ) -> list[dict[str, Any]]:
+        self, probs: np.ndarray | None, labels: list[str], catalog: Any
+    ) -> list[list[dict[str, Any]]]:
+        """Per row, the top_k labels with p >= min_link_p, with names."""
         if probs is None or not labels:
-            return []
-        p = probs[row]
-        order = np.argsort(-p)[: self.decoding.top_k]
-        return [
-            {"id": labels[int(j)], "name": catalog.get(labels[int(j)]).name, "p": _p(p[int(j)])}
-            for j in order
-            if p[int(j)] >= self.decoding.min_link_p
-        ]
+            return [[] for _ in range(0 if probs is None else len(probs))]
+        k = min(self.decoding.top_k, len(labels))
+        names = self._names(labels, catalog)
+        head = (
+            np.argpartition(-probs, k - 1, axis=1)[:, :k]
+            if len(labels) > k
+            else np.tile(np.arange(len(labels)), (len(probs), 1))
+        )
+        out = []
+        for row, cols in enumerate(head):
+            p = probs[row]
+            cols = cols[np.argsort(-p[cols])]
+            out.append(
+                [
+                    {"id": labels[j], "name": names[j], "p": _p(p[j])}
+                    for j in cols.tolist()
+                    if p[j] >= self.decoding.min_link_p
+                ]
+            )
+        return out
+
+    def _names(self, labels: list[str], catalog: Any) -> list[str]:
+        key = id(labels)
+        if key not in self._name_cache:
+            self._name_cache[key] = [catalog.get(label).name for label in labels]
+        return self._name_cache[key]
 
 
 def _p(value: float) -> float:

@@ -106,3 +106,18 @@ def test_corrupt_model_files_give_clear_errors(tiny_model: Path, tmp_path: Path)
     (pickle / "weights.safetensors").write_bytes(b"\x80\x04\x95" + b"\x00" * 40)  # a pickle header
     with pytest.raises(ModelError):
         load_model(pickle)
+
+
+def test_composite_takes_each_head_from_its_part(tiny_model: Path, tmp_path: Path) -> None:
+    from vulntax.errors import ConfigError
+    from vulntax.models.composite import compose
+
+    heads = {"cwe": "a", "cvss": "b", "capec": "a", "attack": "a"}
+    out = compose(tmp_path / "combo", {"a": tiny_model, "b": tiny_model}, heads, "combo", "1")
+    text = "Cross-site scripting in the admin panel allows injection of arbitrary web script."
+    combo = Predictor(out).predict(text)
+    alone = Predictor(tiny_model).predict(text)
+    assert combo["cwe"] == alone["cwe"] and combo["cvss"] == alone["cvss"]
+    assert combo["model"] == {"name": "combo", "version": "1"}
+    with pytest.raises(ConfigError, match="missing"):
+        compose(tmp_path / "bad", {"a": tiny_model}, {"cwe": "a"}, "bad", "1")

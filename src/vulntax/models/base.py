@@ -57,20 +57,25 @@ class Labels:
             raise ModelError(f"{LABELS}: malformed label lists ({exc})") from exc
 
 
-# explain(row, head, label_index, k) -> [(term, weight), ...]; head is "cwe" or a CVSS metric
-Explainer = Callable[[int, str, int, int], list[tuple[str, float]]]
+# explain(head, labels, k): for every row of the batch, the (term, weight) pairs that pushed
+# the label chosen for that row (labels: (B,) label indices); head is "cwe" or a CVSS metric
+Explainer = Callable[[str, np.ndarray, int], list[list[tuple[str, float]]]]
 
 
-def _no_explanation(row: int, head: str, label: int, k: int) -> list[tuple[str, float]]:
-    return []
+def _no_explanation(head: str, labels: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    return [[] for _ in range(len(labels))]
 
 
 @dataclass
 class ModelOutput:
-    """Probabilities for a batch of B texts."""
+    """Probabilities for a batch of B texts.
 
-    cwe: np.ndarray  # (B, n_cwe), rows sum to 1
-    cvss: dict[str, np.ndarray]  # metric -> (B, n_values), rows sum to 1
+    A model may predict only some heads (e.g. LSNet: CVSS only; ``cwe`` is then
+    None and ``labels.cwe`` empty); such a model serves inside a composite.
+    """
+
+    cwe: np.ndarray | None  # (B, n_cwe), rows sum to 1
+    cvss: dict[str, np.ndarray]  # metric -> (B, n_values), rows sum to 1; {} if not predicted
     capec: np.ndarray | None = None  # (B, n_capec), independent probabilities
     attack: np.ndarray | None = None  # (B, n_attack), independent probabilities
     explain: Explainer = _no_explanation

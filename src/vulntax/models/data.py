@@ -3,9 +3,13 @@
 Shared choices, all in :class:`DataConfig` and saved with the model:
 
 * which splits to fit on, and which held-out split to calibrate on;
-* ``since``: ignore examples published before this date — NVD's labelling
-  practice changed (until ~2016 it used broad CWE categories), and old labels
-  teach the model a vocabulary the newest CVEs no longer get;
+* **recency windows** per head, counted back from the newest training example:
+  NVD's CWE practice keeps moving (CWE-119 → CWE-787, CWE-200 → CWE-668/863, …),
+  so the CWE head learns from the last ``cwe_window_years`` only (1.5 years won
+  on the validation split: strict top-1 0.704 against 0.667 for 2016–2021),
+  while CVSS practice is stable and more data helps (all v3 vectors);
+* ``refit_splits``: after calibration and held-out measurement, fit again on
+  these (newer) splits with the same settings — how the shipped model is made;
 * whose labels to learn: CWE from any source, CVSS from NVD analysts only by
   default (CNAs score differently, see docs/dataset.md);
 * **rare CWEs roll up** (:func:`cwe_roll_up`): a CWE with fewer than
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from vulntax.dataset.store import CVSS_COLUMNS, Dataset
@@ -34,18 +38,26 @@ ALLOWED_USAGE = ("Allowed", "Allowed-with-Review")
 class DataConfig:
     train_splits: list[str] = field(default_factory=lambda: ["train"])
     calibration_split: str = "validation"
-    since: str | None = "2016-01-01"
+    refit_splits: list[str] = field(default_factory=list)
+    cwe_window_years: float | None = 1.5
+    cvss_window_years: float | None = None
     cwe_min_count: int = 5
     cwe_sources: list[str] = field(default_factory=lambda: ["nvd", "cna", "adp"])
     cvss_sources: list[str] = field(default_factory=lambda: ["nvd"])
     max_examples: int | None = None  # keep only the newest N training examples (tiny test runs)
 
     def __post_init__(self) -> None:
-        if self.since is not None:
-            try:
-                date.fromisoformat(self.since)
-            except ValueError:
-                raise ConfigError(f"data.since: not a date (YYYY-MM-DD): {self.since!r}") from None
+        from vulntax.dataset.split import SPLITS
+
+        for name in (*self.train_splits, self.calibration_split, *self.refit_splits):
+            if name not in SPLITS:
+                raise ConfigError(f"data: unknown split {name!r} (splits: {', '.join(SPLITS)})")
+        if not self.train_splits:
+            raise ConfigError("data.train_splits must name at least one split")
+        for name in ("cwe_window_years", "cvss_window_years"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"data.{name} must be positive (or left out for no window)")
         if self.cwe_min_count < 1:
             raise ConfigError("data.cwe_min_count must be at least 1")
         if self.calibration_split in self.train_splits:
@@ -88,26 +100,32 @@ def load_examples(
 ) -> Examples:
     """Examples of ``splits``.
 
-    With ``training`` the config's date, size and gold-set filters apply; with
-    ``sources`` (default: as ``training``) labels from sources the config does not
-    learn from are blanked, e.g. for the calibration split.
+    With ``training`` the recency windows, size limit and gold-set filter apply;
+    with ``sources`` (default: as ``training``) labels from sources the config does
+    not learn from are blanked, e.g. for the calibration split.
     """
     sources = training if sources is None else sources
     cols = dataset.columns(list(splits), _COLUMNS)
-    since = datetime.fromisoformat(config.since) if (training and config.since) else None
+    dated = [p for p in cols["published"] if p is not None]
+    newest = max(dated) if dated else None
+    cwe_since = _window_start(newest, config.cwe_window_years) if training else None
+    cvss_since = _window_start(newest, config.cvss_window_years) if training else None
+    floor = min(filter(None, (cwe_since, cvss_since)), default=None)
+    if cwe_since is None or cvss_since is None:
+        floor = None  # one head has no window: every dated example may serve
     keep: list[int] = []
     for i, published in enumerate(cols["published"]):
         if training and cols["attack_ctid"][i]:
             continue  # the ATT&CK gold set is kept out of training
-        if since is not None and (published is None or published < since):
+        if training and published is None:
+            continue
+        if floor is not None and published < floor:
             continue
         keep.append(i)
     if training and config.max_examples is not None:
         keep = keep[-config.max_examples :]  # rows are sorted by date: keep the newest
     if training and not keep:
-        raise DatasetError(
-            f"no training examples in split(s) {', '.join(splits)} after {config.since}"
-        )
+        raise DatasetError(f"no training examples in split(s) {', '.join(splits)}")
 
     def take(name: str) -> list[Any]:
         column = cols[name]
@@ -117,11 +135,16 @@ def load_examples(
     cwe_gold = take("cwe")
     cvss_source = take("cvss_source")
     cvss = {m: take(m) for m in CVSS_COLUMNS}
+    published = take("published")
     if sources:
         cwe_gold = [
-            g if s in config.cwe_sources else [] for g, s in zip(cwe_gold, cwe_source, strict=True)
+            g if s in config.cwe_sources and _within(p, cwe_since) else []
+            for g, s, p in zip(cwe_gold, cwe_source, published, strict=True)
         ]
-        ok = [s in config.cvss_sources for s in cvss_source]
+        ok = [
+            s in config.cvss_sources and _within(p, cvss_since)
+            for s, p in zip(cvss_source, published, strict=True)
+        ]
         cvss = {
             m: [v if o else None for v, o in zip(vals, ok, strict=True)] for m, vals in cvss.items()
         }
@@ -133,6 +156,16 @@ def load_examples(
         cvss=cvss,
         cvss_source=cvss_source,
     )
+
+
+def _window_start(newest: datetime | None, years: float | None) -> datetime | None:
+    if newest is None or years is None:
+        return None
+    return newest - timedelta(days=round(365.25 * years))
+
+
+def _within(published: datetime | None, since: datetime | None) -> bool:
+    return since is None or (published is not None and published >= since)
 
 
 def cwe_roll_up(labels: Sequence[str], cwe: Any, min_count: int) -> dict[str, str | None]:

@@ -73,8 +73,32 @@ class _Head:
     bias: np.ndarray  # (n_labels,) float32
     temperature: float = 1.0
 
+    _keys: np.ndarray | None = None  # sorted (label * n_features + column) of stored weights
+
+    def lookup(self, labels: np.ndarray) -> Any:
+        """A function (rows, cols) -> weight of the label of each row at each column."""
+        w = self.weights
+        if self._keys is None:
+            w.sort_indices()
+            rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
+            self._keys = rows * w.shape[1] + w.indices  # CSR order with sorted indices: sorted
+
+        def weight(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            assert self._keys is not None
+            keys = labels[rows].astype(np.int64) * w.shape[1] + cols
+            pos = np.searchsorted(self._keys, keys)
+            pos = np.minimum(pos, len(self._keys) - 1)
+            hit = self._keys[pos] == keys if len(self._keys) else np.zeros(len(keys), bool)
+            return np.where(hit, w.data[pos] if len(w.data) else 0.0, 0.0).astype(np.float32)
+
+        return weight
+
+    _transposed: Any = None  # weights.T as CSR, made once (scipy would convert it per call)
+
     def scores(self, x: Any) -> np.ndarray:
-        return np.asarray((x @ self.weights.T).toarray(), dtype=np.float32) + self.bias
+        if self._transposed is None:
+            self._transposed = self.weights.T.tocsr()
+        return np.asarray((x @ self._transposed).toarray(), dtype=np.float32) + self.bias
 
     def probabilities(self, x: Any) -> np.ndarray:
         return softmax(self.scores(x), self.temperature)
@@ -111,15 +135,9 @@ class LinearModel:
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
         attack = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)
 
-        def explain(row: int, head: str, label: int, k: int) -> list[tuple[str, float]]:
-            weights = self.cwe.weights if head == "cwe" else self.cvss[head].weights
-            start, end = x.indptr[row], x.indptr[row + 1]
-            cols, vals = x.indices[start:end], x.data[start:end]
-            w = np.asarray(weights[label].toarray()).ravel()[cols]
-            contrib = vals * w
-            order = np.argsort(-contrib)[:k]
-            terms = self.terms
-            return [(terms[cols[j]], float(contrib[j])) for j in order if contrib[j] > 0]
+        def explain(head: str, labels: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+            weights = self.cwe if head == "cwe" else self.cvss[head]
+            return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
         return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
 
@@ -139,8 +157,22 @@ class LinearModel:
         cwe_classes: dict[str, str | None],
         catalog: Any,
         log: Any = print,
+        temperatures: dict[str, float] | None = None,
     ) -> LinearModel:
-        return train(meta, params, train_examples, calibration_examples, cwe_classes, catalog, log)
+        return train(
+            meta,
+            params,
+            train_examples,
+            calibration_examples,
+            cwe_classes,
+            catalog,
+            log,
+            temperatures,
+        )
+
+    def temperatures(self) -> dict[str, float]:
+        """The fitted temperature of every head (reused when refitting)."""
+        return {"cwe": self.cwe.temperature, **{m: h.temperature for m, h in self.cvss.items()}}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
@@ -195,6 +227,26 @@ class LinearModel:
         return cls(config, labels, features, cwe, cvss, capec, attack)
 
 
+def _top_contributions(
+    x: Any, weight: Any, labels: np.ndarray, k: int, terms: list[str]
+) -> list[list[tuple[str, float]]]:
+    """Per row, the k terms with the largest positive x[row, term] * w[label(row), term]."""
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    cols = x.indices
+    contrib = x.data * weight(rows, cols)
+    keep = contrib > 0
+    rows, cols, contrib = rows[keep], cols[keep], contrib[keep]
+    order = np.lexsort((-contrib, rows))  # by row, largest contribution first
+    rows, cols, contrib = rows[order], cols[order], contrib[order]
+    starts = np.searchsorted(rows, np.arange(x.shape[0]))
+    rank = np.arange(len(rows)) - starts[rows]
+    top = rank < k
+    out: list[list[tuple[str, float]]] = [[] for _ in range(x.shape[0])]
+    for r, c, v in zip(rows[top].tolist(), cols[top].tolist(), contrib[top].tolist(), strict=True):
+        out[r].append((terms[c], v))
+    return out
+
+
 # ---------------------------------------------------------------------- training
 def train(
     config: dict[str, Any],
@@ -204,8 +256,12 @@ def train(
     cwe_classes: dict[str, str | None],
     catalog: Any,
     log: Any = print,
+    temperatures: dict[str, float] | None = None,
 ) -> LinearModel:
-    """Fit every head on ``train_examples`` and calibrate on ``calibration_examples``."""
+    """Fit every head on ``train_examples`` and calibrate on ``calibration_examples``.
+
+    With ``temperatures`` (from an earlier, calibrated fit) no calibration is done.
+    """
     from sklearn.svm import LinearSVC
 
     from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
@@ -229,8 +285,11 @@ def train(
     y = np.array([index[c] for _, c in labelled])
     svm = LinearSVC(C=params.C_cwe).fit(x_train[rows], y)
     cwe_head = _head_from_svm(svm, len(cwe_labels), params.keep_weights)
-    cal_rows, cal_y = _calibration_targets(calibration_examples.cwe_gold, cwe_classes, index)
-    cwe_head.temperature = fit_temperature(cwe_head.scores(x_cal[cal_rows]), cal_y)
+    if temperatures:
+        cwe_head.temperature = temperatures["cwe"]
+    else:
+        cal_rows, cal_y = _calibration_targets(calibration_examples.cwe_gold, cwe_classes, index)
+        cwe_head.temperature = fit_temperature(cwe_head.scores(x_cal[cal_rows]), cal_y)
     log(
         f"CWE: {len(cwe_labels)} classes from {len(rows):,} examples, T={cwe_head.temperature:.3f} "
         f"({time.perf_counter() - started:.0f} s)"
@@ -249,10 +308,13 @@ def train(
             raise ModelError(f"CVSS {metric}: the training data has only one value; cannot train")
         svm = LinearSVC(C=params.C_cvss).fit(x_train[rows], y)
         head = _head_from_svm(svm, len(values), params.keep_weights)
-        cal_column = calibration_examples.cvss[metric]
-        cal_rows = [i for i, v in enumerate(cal_column) if v is not None]
-        cal_y = np.array([vindex[cal_column[i]] for i in cal_rows])
-        head.temperature = fit_temperature(head.scores(x_cal[cal_rows]), cal_y)
+        if temperatures:
+            head.temperature = temperatures[metric]
+        else:
+            cal_column = calibration_examples.cvss[metric]
+            cal_rows = [i for i, v in enumerate(cal_column) if v is not None]
+            cal_y = np.array([vindex[cal_column[i]] for i in cal_rows])
+            head.temperature = fit_temperature(head.scores(x_cal[cal_rows]), cal_y)
         cvss_labels[metric], cvss_heads[metric] = values, head
     log(f"CVSS: 8 metrics ({time.perf_counter() - started:.0f} s)")
 
