@@ -121,3 +121,16 @@ def test_composite_takes_each_head_from_its_part(tiny_model: Path, tmp_path: Pat
     assert combo["model"] == {"name": "combo", "version": "1"}
     with pytest.raises(ConfigError, match="missing"):
         compose(tmp_path / "bad", {"a": tiny_model}, {"cwe": "a"}, "bad", "1")
+
+
+def test_composite_ensemble_averages_aligned_labels(tiny_model: Path, tmp_path: Path) -> None:
+    from vulntax.models.composite import compose
+
+    heads = {"cwe": {"a": 1, "b": 3}, "cvss": {"a": 1, "b": 1}, "capec": "a", "attack": "a"}
+    out = compose(tmp_path / "ens", {"a": tiny_model, "b": tiny_model}, heads, "ens", "1")
+    text = ["Path traversal in the upload handler lets remote users read arbitrary files."]
+    ens = load_model(out).predict_batch(text)
+    one = load_model(tiny_model).predict_batch(text)
+    # the same model twice: any weighting gives back its own probabilities
+    assert abs(ens.cwe - one.cwe).max() < 1e-5
+    assert all(abs(ens.cvss[m] - one.cvss[m]).max() < 1e-5 for m in one.cvss)

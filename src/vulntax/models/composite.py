@@ -7,6 +7,12 @@ for every head, the part that predicts it::
      "parts": {"linear": "parts/linear", "lsnet": "parts/lsnet"},
      "heads": {"cwe": "linear", "cvss": "lsnet", "capec": "linear", "attack": "linear"}}
 
+A head may instead name several parts with weights, e.g.
+``"cwe": {"linear": 0.6, "multitask": 0.4}``: its probabilities are then the
+weighted average of the parts' (an ensemble). Label lists are aligned by id:
+a CWE class one part lacks has probability 0 in that part. Evidence comes from
+the part with the largest weight.
+
 This is how a CVSS-only model (LSNet) serves beside the linear CWE model, and
 how ensembles are shipped. Part paths are relative to the composite
 directory and may not leave it. :func:`compose` builds such a directory from
@@ -43,34 +49,72 @@ class CompositeModel:
     def __init__(self, config: dict[str, Any], parts: dict[str, Any]):
         self.config = config
         self.parts = parts
-        heads: dict[str, str] = config["heads"]
-        self.heads = heads
-        by = {h: parts[p].labels for h, p in heads.items()}
+        # head -> {part: weight}; a plain part name means weight 1
+        self.weights = {h: _weights(v) for h, v in config["heads"].items()}
         self.labels = Labels(
-            cwe=by["cwe"].cwe,
-            cvss=by["cvss"].cvss,
-            capec=by["capec"].capec,
-            attack=by["attack"].attack,
+            cwe=self._union("cwe", lambda lab: lab.cwe),
+            cvss=parts[self._lead("cvss")].labels.cvss,
+            capec=self._union("capec", lambda lab: lab.capec),
+            attack=self._union("attack", lambda lab: lab.attack),
         )
+        for part in self.weights["cvss"]:
+            if parts[part].labels.cvss != self.labels.cvss:
+                raise ModelError(f"composite: part {part!r} orders the CVSS values differently")
+
+    def _lead(self, head: str) -> str:
+        """The part with the largest weight for ``head`` (its evidence is shown)."""
+        weights = self.weights[head]
+        return max(weights, key=lambda p: weights[p])
+
+    def _union(self, head: str, get: Any) -> list[str]:
+        seen: dict[str, None] = {}
+        for part in sorted(self.weights[head], key=lambda p: -self.weights[head][p]):
+            seen.update(dict.fromkeys(get(self.parts[part].labels)))
+        return list(seen)
 
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
-        outputs = {
-            name: self.parts[name].predict_batch(texts)
-            for name in dict.fromkeys(self.heads.values())
-        }
-        cwe_out = outputs[self.heads["cwe"]]
-        cvss_out = outputs[self.heads["cvss"]]
+        needed = dict.fromkeys(p for w in self.weights.values() for p in w)
+        outputs = {name: self.parts[name].predict_batch(texts) for name in needed}
+        cwe_lead, cvss_lead = self._lead("cwe"), self._lead("cvss")
+        cwe_index = {c: i for i, c in enumerate(self.labels.cwe)}
+        # composite CWE column -> the lead part's column
+        back = {cwe_index[c]: j for j, c in enumerate(self.parts[cwe_lead].labels.cwe)}
 
         def explain(head: str, labels: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-            return (cwe_out if head == "cwe" else cvss_out).explain(head, labels, k)
+            if head != "cwe":
+                return outputs[cvss_lead].explain(head, labels, k)
+            mapped = np.array([back.get(int(c), -1) for c in labels], dtype=np.int64)
+            found = outputs[cwe_lead].explain("cwe", np.maximum(mapped, 0), k)
+            return [terms if m >= 0 else [] for terms, m in zip(found, mapped, strict=True)]
 
+        cvss = {}
+        for metric in self.labels.cvss:
+            parts = self.weights["cvss"].items()
+            cvss[metric] = sum(w * _need(outputs[p].cvss.get(metric), "cvss", p) for p, w in parts)
         return ModelOutput(
-            cwe=_need(cwe_out.cwe, "cwe", self.heads["cwe"]),
-            cvss=cvss_out.cvss,
-            capec=outputs[self.heads["capec"]].capec,
-            attack=outputs[self.heads["attack"]].attack,
+            cwe=self._average("cwe", outputs),
+            cvss=cvss,
+            capec=self._average("capec", outputs),
+            attack=self._average("attack", outputs),
             explain=explain,
         )
+
+    def _average(self, head: str, outputs: dict[str, Any]) -> np.ndarray | None:
+        labels: list[str] = getattr(self.labels, head)
+        index = {c: i for i, c in enumerate(labels)}
+        total: np.ndarray | None = None
+        for part, weight in self.weights[head].items():
+            probs = getattr(outputs[part], head)
+            if probs is None:
+                if head == "cwe":
+                    _need(None, head, part)
+                continue
+            part_labels = getattr(self.parts[part].labels, head)
+            columns = np.array([index[c] for c in part_labels], dtype=np.int64)
+            if total is None:
+                total = np.zeros((probs.shape[0], len(labels)), dtype=np.float32)
+            total[:, columns] += weight * probs
+        return total
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -129,14 +173,30 @@ def compose(
     return out
 
 
-def _check_heads(heads: dict[str, str], parts: dict[str, Any], where: Path) -> None:
+def _weights(value: Any) -> dict[str, float]:
+    if isinstance(value, str):
+        return {value: 1.0}
+    if not isinstance(value, dict) or not value:
+        raise ModelError(
+            f"composite: a head names a part or a table of part weights, not {value!r}"
+        )
+    weights = {str(k): float(v) for k, v in value.items()}
+    total = sum(weights.values())
+    if any(w <= 0 for w in weights.values()) or total <= 0:
+        raise ModelError(f"composite: ensemble weights must be positive: {value!r}")
+    return {k: w / total for k, w in weights.items()}
+
+
+def _check_heads(heads: dict[str, Any], parts: dict[str, Any], where: Path) -> None:
     missing = [h for h in HEADS if h not in heads]
     unknown_heads = [h for h in heads if h not in HEADS]
-    unknown_parts = sorted({p for p in heads.values() if p not in parts})
+    named = {p for v in heads.values() for p in ([v] if isinstance(v, str) else list(v))}
+    unknown_parts = sorted(p for p in named if p not in parts)
     if missing or unknown_heads or unknown_parts:
         raise ConfigError(
-            f"{where}: composite heads must map each of {', '.join(HEADS)} to a part "
-            f"(missing {missing}, unknown heads {unknown_heads}, unknown parts {unknown_parts})"
+            f"{where}: composite heads must map each of {', '.join(HEADS)} to a part or to part "
+            f"weights (missing {missing}, unknown heads {unknown_heads}, "
+            f"unknown parts {unknown_parts})"
         )
 
 
