@@ -17,6 +17,7 @@ from vulntax.models.base import CONFIG, FORMAT_VERSION, Classifier, read_json
 KINDS: dict[str, str] = {
     "linear": "vulntax.models.linear:LinearModel",
     "composite": "vulntax.models.composite:CompositeModel",
+    "multitask": "vulntax.models.multitask.model:MultitaskModel",
 }
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"

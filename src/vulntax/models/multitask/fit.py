@@ -1,0 +1,235 @@
+"""``MultitaskModel.fit``: the training phases in order (see :mod:`.training`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from vulntax.errors import DatasetError
+from vulntax.models.base import FORMAT_VERSION, Labels
+from vulntax.models.multitask import encoders as enc
+from vulntax.models.multitask.cache import cache_root, cached_embeddings
+from vulntax.models.multitask.config import MultitaskConfig
+from vulntax.models.multitask.hierarchy import Hierarchy
+from vulntax.models.multitask.targets import (
+    Targets,
+    cwe_number,
+    distilled,
+    first_class,
+    hard_targets,
+    kev_labels,
+    link_matrix,
+    technique_key,
+)
+from vulntax.models.multitask.training import (
+    Dist,
+    LossSetup,
+    class_scores,
+    ddp_wrap,
+    distributed,
+    forward_all,
+    new_pipeline,
+    run_epochs,
+)
+
+
+def fit(
+    cls: Any,
+    meta: dict[str, Any],
+    cfg: MultitaskConfig,
+    train: Any,
+    calibration: Any,
+    cwe_classes: dict[str, str | None],
+    catalog: Any,
+    log: Any,
+    temperatures: dict[str, float] | None,
+) -> Any:
+    from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
+
+    started = time.perf_counter()
+    dist = distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed = int(meta.get("training", {}).get("seed", 0))
+    say = log if dist.main else (lambda message: None)
+
+    # 1. labels and targets
+    classes = sorted(
+        {c for g in train.cwe_gold if (c := first_class(g, cwe_classes)) is not None},
+        key=cwe_number,
+    )
+    if not classes:
+        raise DatasetError("no training example has a CWE class")
+    hierarchy = Hierarchy.build(classes, catalog.cwe.path)
+    cvss_labels = {m: list(metric_values(m)) for m in BASE_METRICS}
+    capec_labels = sorted(
+        {p for c in classes for p in catalog.graph.cwe_to_capec(c)}, key=lambda s: (len(s), s)
+    )
+    dataset_path = meta.get("dataset", {}).get("path")
+    kev = (
+        kev_labels(dataset_path, train.ids, catalog) if cfg.attack_kev else [[] for _ in train.ids]
+    )
+    attack_labels = sorted(
+        {t for c in classes for t in catalog.graph.cwe_to_attack(c)}
+        | {t for ts in kev for t in ts},
+        key=technique_key,
+    )
+    labels = Labels(cwe=classes, cvss=cvss_labels, capec=capec_labels, attack=attack_labels)
+    capec_links = link_matrix(classes, catalog.graph.cwe_to_capec, capec_labels)
+    attack_links = link_matrix(classes, catalog.graph.cwe_to_attack, attack_labels)
+    hard = hard_targets(
+        train, cwe_classes, hierarchy, cvss_labels, capec_links, attack_links, attack_labels, kev
+    )
+    keep = np.flatnonzero((hard.cwe >= 0) | (hard.cvss >= 0).any(1) | hard.kev_rows)
+    texts = [train.texts[i] for i in keep]
+    hard = hard.subset(keep)
+    say(
+        f"multitask: {len(texts):,} labelled rows; {len(classes)} CWE classes in "
+        f"{hierarchy.depth} levels, {len(capec_labels)} CAPEC, {len(attack_labels)} ATT&CK "
+        f"({int(hard.kev_rows.sum())} KEV rows)"
+    )
+
+    # 2. encoder (and its pre-training)
+    encoder = _encoder(cfg, texts, seed, say)
+    if cfg.pretrain_steps:
+        from vulntax.models.multitask.pretraining import pretrain
+
+        pillars = np.where(hard.cwe >= 0, hard.levels[:, 0] - 1, -1)
+        say(f"pre-training the encoder: {cfg.pretrain_steps} steps (MLM + CWE pillar)")
+        pretrain(
+            encoder,
+            texts,
+            pillars,
+            len(hierarchy.levels[0]),
+            cfg.pretrain_steps,
+            cfg.pretrain_batch_size,
+            cfg.pretrain_lr,
+            cfg.pretrain_mask_rate,
+            cfg.pretrain_aux_weight,
+            seed,
+            say,
+            ddp_wrap(dist),
+            dist.rank,
+            dist.world,
+        )
+    trainable = cfg.trainable_encoder
+    inputs: Any = (
+        texts
+        if trainable
+        else cached_embeddings(encoder, texts, cache_root(cfg.embedding_cache), say)
+    )
+    say(f"inputs ready ({time.perf_counter() - started:.0f} s)")
+    sizes = {
+        "classes": len(classes),
+        "levels": hierarchy.sizes(),
+        "cvss": {m: len(v) for m, v in cvss_labels.items()},
+        "capec": len(capec_labels),
+        "attack": len(attack_labels),
+    }
+    parents = [torch.as_tensor(p, dtype=torch.long, device=dist.device) for p in hierarchy.parents]
+    setup = LossSetup(
+        hierarchy, cfg, parents, _pairs(capec_links, dist), _pairs(attack_links, dist)
+    )
+    history: dict[str, list[float]] = {}
+
+    # 3. teacher → distilled targets
+    targets: Targets = hard
+    if cfg.distillation:
+        teacher = new_pipeline(
+            encoder.dim, sizes, cfg, encoder if trainable else None, seed + 1, dist.device
+        )
+        cfg_teacher = _replace(cfg, progressive=False)
+        teacher_setup = LossSetup(
+            hierarchy,
+            cfg_teacher,
+            parents,
+            setup.capec_pairs,
+            setup.attack_pairs,
+            heads=("cwe", "cvss"),
+        )
+        history["teacher"] = run_epochs(
+            teacher,
+            inputs,
+            hard,
+            teacher_setup,
+            cfg.teacher_epochs or 1,
+            cfg_teacher,
+            seed + 1,
+            dist,
+            say,
+            "teacher",
+        )
+        out = forward_all(teacher, inputs, dist.device)
+        scores = class_scores(_torch_out(out), hierarchy, cfg.cwe_output).numpy()
+        soft = _softmax(scores / cfg.distill_temperature)
+        cvss_soft = [_softmax(out["cvss"][m] / cfg.distill_temperature) for m in BASE_METRICS]
+        level_soft = [_softmax(z / cfg.distill_temperature) for z in out["levels"]]
+        targets = distilled(
+            hard, soft, cvss_soft, level_soft, capec_links, attack_links, cfg.attack_kev, seed
+        )
+        del teacher
+
+    # 4. the student: every head
+    pipeline = new_pipeline(
+        encoder.dim, sizes, cfg, encoder if trainable else None, seed, dist.device
+    )
+    history["student"] = run_epochs(
+        pipeline, inputs, targets, setup, cfg.epochs, cfg, seed, dist, say, "multitask"
+    )
+    pipeline = pipeline.cpu()
+    if trainable and pipeline.encoder is not None:
+        encoder = pipeline.encoder
+    encoder.eval()
+
+    config = {"kind": cls.kind, "format_version": FORMAT_VERSION, **meta}
+    model = cls(config, labels, cfg, hierarchy, encoder, pipeline, dict(temperatures or {}))
+    model.history = history
+    # 5. calibration
+    if not temperatures:
+        model.calibrate(calibration, cwe_classes)
+    say(
+        f"multitask trained in {time.perf_counter() - started:.0f} s; temperatures "
+        + ", ".join(f"{k} {v:.2f}" for k, v in model.temperatures().items())
+    )
+    return model
+
+
+def _encoder(cfg: MultitaskConfig, texts: list[str], seed: int, log: Any) -> enc.TextEncoder:
+    if cfg.encoder == "minilm":
+        encoder = enc.minilm(cfg.max_length)
+        encoder.train(cfg.fine_tune)
+        for p in encoder.parameters():
+            p.requires_grad_(cfg.fine_tune)
+        return encoder
+    tokenizer = enc.train_tokenizer(texts, cfg.scratch_vocab)
+    log(f"scratch tokenizer: {tokenizer.get_vocab_size():,} word pieces")
+    return enc.scratch(
+        tokenizer, cfg.scratch_dim, cfg.scratch_layers, cfg.scratch_heads, cfg.max_length, seed
+    )
+
+
+def _pairs(links: np.ndarray, dist: Dist) -> torch.Tensor:
+    rows, cols = np.nonzero(links)
+    return torch.as_tensor(np.stack([rows, cols], axis=1), dtype=torch.long, device=dist.device)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _torch_out(out: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cwe": torch.as_tensor(out["cwe"]),
+        "levels": [torch.as_tensor(z) for z in out["levels"]],
+    }
+
+
+def _replace(cfg: MultitaskConfig, **changes: Any) -> MultitaskConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,335 @@
+"""Training the multitask model: phases, the loss of each step, and the epoch loop.
+
+1. **labels** — CWE classes and their View-1000 levels, CVSS values, CAPEC and
+   ATT&CK label lists (:mod:`~vulntax.models.multitask.targets`);
+2. **encoder** — MiniLM (frozen unless ``fine_tune``) or the from-scratch
+   Transformer (tokenizer trained on the training texts), optionally
+   **pre-trained** (MLM + CWE-pillar auxiliary, :mod:`.pretraining`);
+3. **teacher** (with ``distillation``) — a network trained on CWE and CVSS only,
+   whose softened predictions give every row soft CAPEC / ATT&CK targets;
+4. **student** — the model itself, every head at once, with the **progressive**
+   schedule (CWE levels enter coarse first, the flat classes last), the
+   **constraint** loss and the **contrastive** label alignment;
+5. **calibration** — one temperature per CWE / CVSS head on the calibration split.
+
+With a frozen encoder the embeddings are computed once (and cached on disk,
+:mod:`.cache`), so an epoch costs milliseconds per batch. The loop runs
+unchanged under ``torchrun`` (PyTorch DDP, one process per GPU): each process
+takes its share of every epoch's batches and DDP averages the gradients;
+single-process runs (tests, CPU) skip all of that.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vulntax.models.multitask import losses
+from vulntax.models.multitask.config import MultitaskConfig
+from vulntax.models.multitask.encoders import TextEncoder
+from vulntax.models.multitask.heads import MultitaskNet
+from vulntax.models.multitask.hierarchy import Hierarchy, path_log_scores
+from vulntax.models.multitask.targets import Targets
+
+
+# ---------------------------------------------------------------------- distributed
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: str = "cpu"
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def distributed() -> Dist:
+    """The process's place under torchrun (WORLD_SIZE > 1), else a single CPU/GPU process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world <= 1:
+        return Dist(device="cuda" if cuda else "cpu")
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    rank = dist.get_rank()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+    return Dist(rank, dist.get_world_size(), f"cuda:{local}" if cuda else "cpu")
+
+
+def ddp_wrap(dist: Dist) -> Callable[[nn.Module], nn.Module] | None:
+    if dist.world <= 1:
+        return None
+    from torch.nn.parallel import DistributedDataParallel
+
+    def wrap(module: nn.Module) -> nn.Module:
+        ids = [int(dist.device.split(":")[1])] if dist.device.startswith("cuda") else None
+        return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+
+    return wrap
+
+
+# ---------------------------------------------------------------------- the network + input
+class Pipeline(nn.Module):
+    """Rows -> head logits: frozen features looked up, or a trainable encoder run on texts."""
+
+    def __init__(self, net: MultitaskNet, encoder: TextEncoder | None):
+        super().__init__()
+        self.net = net
+        self.encoder = encoder  # None: inputs are precomputed (frozen) embeddings
+
+    def forward(self, inputs: Any) -> dict[str, Any]:
+        x = self.encoder.embed(inputs) if self.encoder is not None else inputs
+        return self.net(x)
+
+
+def class_scores(out: dict[str, Any], hierarchy: Hierarchy, mode: str) -> torch.Tensor:
+    """(B, n_classes) unnormalised log-scores of the CWE classes for ``mode``."""
+    flat = F.log_softmax(out["cwe"], dim=1)
+    if mode == "flat":
+        return flat
+    level_lp = [F.log_softmax(lg, dim=1) for lg in out["levels"]]
+    targets = torch.as_tensor(hierarchy.targets, device=flat.device)
+    path = torch.zeros_like(flat)
+    for level, lp in enumerate(level_lp):
+        path = path + lp[:, targets[:, level]]
+    return path if mode == "levels" else flat + path
+
+
+def numpy_class_scores(
+    flat_logits: np.ndarray, level_logits: Sequence[np.ndarray], h: Hierarchy, mode: str
+) -> np.ndarray:
+    def log_softmax(z: np.ndarray) -> np.ndarray:
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    flat = log_softmax(flat_logits)
+    if mode == "flat":
+        return flat
+    path = path_log_scores(h, [log_softmax(z) for z in level_logits])
+    return path if mode == "levels" else flat + path
+
+
+# ---------------------------------------------------------------------- one step's loss
+@dataclass
+class LossSetup:
+    hierarchy: Hierarchy
+    cfg: MultitaskConfig
+    parents: list[torch.Tensor]
+    capec_pairs: torch.Tensor  # (n_links, 2) class row, CAPEC column
+    attack_pairs: torch.Tensor
+    heads: tuple[str, ...] = ("cwe", "cvss", "capec", "attack")
+    kev_weight: float = 20.0
+
+    def stage_weights(self, epoch: int) -> tuple[list[float], float]:
+        """Per-level weights and the flat-class weight at ``epoch`` (progressive schedule)."""
+        depth = self.hierarchy.depth
+        use_levels = self.cfg.cwe_output != "flat" or self.cfg.constraint_weight > 0
+        if not use_levels:
+            return [0.0] * depth, 1.0
+        if not self.cfg.progressive or epoch >= self.cfg.progressive_epochs:
+            return [1.0] * depth, 1.0
+        stage = epoch * (depth + 1) // self.cfg.progressive_epochs  # 0 .. depth
+        return [1.0 if level <= stage else 0.0 for level in range(depth)], float(stage >= depth)
+
+    def __call__(
+        self, out: dict[str, Any], t: dict[str, torch.Tensor], epoch: int, net: MultitaskNet
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        parts: dict[str, torch.Tensor] = {}
+        level_w, flat_w = self.stage_weights(epoch)
+        smoothing = cfg.label_smoothing
+        if "cwe" in self.heads:
+            parts["cwe"] = flat_w * losses.masked_ce(out["cwe"], t["cwe"], smoothing)
+            if any(level_w):
+                parts["levels"] = losses.level_loss(out["levels"], t["levels"], level_w, smoothing)
+            if cfg.constraint_weight > 0 and any(level_w):
+                parts["constraint"] = cfg.constraint_weight * losses.constraint_loss(
+                    out["levels"], self.parents
+                )
+        if "cvss" in self.heads:
+            parts["cvss"] = sum(  # type: ignore[assignment]
+                losses.masked_ce(out["cvss"][m], t["cvss"][:, j], smoothing)
+                for j, m in enumerate(net.metrics)
+            ) / len(net.metrics)
+        if "capec" in self.heads:
+            parts["capec"] = losses.soft_bce(out["capec"], t["capec"], t["capec_rows"])
+        if "attack" in self.heads:
+            weight = 1.0 + (self.kev_weight - 1.0) * t["kev_rows"].float()  # (B,)
+            rows = t["attack_rows"]
+            if bool(rows.any()):
+                bce = (
+                    F.binary_cross_entropy_with_logits(
+                        out["attack"][rows], t["attack"][rows], reduction="none"
+                    ).sum(1)
+                    / max(1, out["attack"].shape[1]) ** 0.5
+                )
+                parts["attack"] = (bce * weight[rows]).sum() / weight[rows].sum()
+        if cfg.contrastive_weight > 0 and "capec" in self.heads:
+            align = losses.alignment_loss(
+                net.cwe_flat.weight,
+                net.capec.weight,
+                self.capec_pairs,
+                cfg.contrastive_temperature,
+            ) + losses.alignment_loss(
+                net.cwe_flat.weight,
+                net.attack.weight,
+                self.attack_pairs,
+                cfg.contrastive_temperature,
+            )
+            parts["contrastive"] = cfg.contrastive_weight * align
+        total = sum(parts.values())
+        return total, {k: float(v.detach()) for k, v in parts.items()}  # type: ignore[return-value]
+
+
+def target_tensors(t: Targets, rows: np.ndarray, device: str) -> dict[str, torch.Tensor]:
+    def to(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a[rows], device=device)
+
+    return {
+        "cwe": to(t.cwe), "levels": to(t.levels), "cvss": to(t.cvss),
+        "capec": to(t.capec), "capec_rows": to(t.capec_rows),
+        "attack": to(t.attack), "attack_rows": to(t.attack_rows), "kev_rows": to(t.kev_rows),
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the epoch loop
+def run_epochs(
+    pipeline: Pipeline,
+    inputs: np.ndarray | Sequence[str],  # frozen embeddings (N, D), or texts
+    targets: Targets,
+    loss: LossSetup,
+    epochs: int,
+    cfg: MultitaskConfig,
+    seed: int,
+    dist: Dist,
+    log: Any,
+    label: str,
+) -> list[float]:
+    """Train ``pipeline`` in place; returns the mean loss of every epoch."""
+    n = len(inputs)
+    batches = max(1, -(-n // (cfg.batch_size * dist.world)))
+    total_steps = max(2, batches * epochs)
+    groups: list[dict[str, Any]] = [{"params": list(pipeline.net.parameters()), "lr": cfg.lr}]
+    if pipeline.encoder is not None:
+        encoder_lr = cfg.pretrain_lr if pipeline.encoder.name == "scratch" else cfg.encoder_lr
+        groups.append({"params": list(pipeline.encoder.parameters()), "lr": encoder_lr})
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[float(g["lr"]) for g in groups], total_steps=total_steps, pct_start=0.1
+    )
+    wrap = ddp_wrap(dist)
+    model: nn.Module = wrap(pipeline) if wrap is not None else pipeline
+    features = (
+        torch.as_tensor(np.asarray(inputs), device=dist.device)
+        if pipeline.encoder is None
+        else None
+    )
+    rng = np.random.default_rng(seed)
+    history: list[float] = []
+    started = time.perf_counter()
+    model.train()
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        mine = order[dist.rank :: dist.world][: batches * cfg.batch_size]
+        sums: dict[str, float] = {}
+        total = 0.0
+        for b in range(batches):
+            rows = mine[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            if len(rows) == 0:
+                continue
+            x = features[rows] if features is not None else [inputs[i] for i in rows]
+            out = model(x)
+            value, parts = loss(
+                out, target_tensors(targets, rows, dist.device), epoch, pipeline.net
+            )
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            nn.utils.clip_grad_norm_(pipeline.parameters(), 5.0)
+            optimizer.step()
+            schedule.step()
+            total += float(value.detach())
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+        history.append(total / batches)
+        last = epoch == epochs - 1
+        if dist.main and (last or (cfg.log_every and (epoch + 1) % cfg.log_every == 0)):
+            detail = ", ".join(f"{k} {v / batches:.3f}" for k, v in sums.items())
+            log(
+                f"{label} epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f} ({detail}; "
+                f"{time.perf_counter() - started:.0f} s)"
+            )
+    model.eval()
+    return history
+
+
+def forward_all(
+    pipeline: Pipeline, inputs: np.ndarray | Sequence[str], device: str, batch: int = 1024
+) -> dict[str, Any]:
+    """Head logits of every row, as numpy arrays, without gradients."""
+    pipeline.eval()
+    chunks: list[dict[str, Any]] = []
+    step = batch if pipeline.encoder is None else 64
+    with torch.inference_mode():
+        for start in range(0, len(inputs), step):
+            part = inputs[start : start + step]
+            x = (
+                torch.as_tensor(np.asarray(part), device=device)
+                if pipeline.encoder is None
+                else list(part)
+            )
+            out = pipeline(x)
+            chunks.append({
+                "cwe": out["cwe"].float().cpu().numpy(),
+                "levels": [z.float().cpu().numpy() for z in out["levels"]],
+                "cvss": {m: z.float().cpu().numpy() for m, z in out["cvss"].items()},
+                "capec": out["capec"].float().cpu().numpy(),
+                "attack": out["attack"].float().cpu().numpy(),
+            })  # fmt: skip
+    if not chunks:
+        raise ValueError("no inputs")
+    return {
+        "cwe": np.concatenate([c["cwe"] for c in chunks]),
+        "levels": [np.concatenate([c["levels"][i] for c in chunks])
+                   for i in range(len(chunks[0]["levels"]))],
+        "cvss": {m: np.concatenate([c["cvss"][m] for c in chunks]) for m in chunks[0]["cvss"]},
+        "capec": np.concatenate([c["capec"] for c in chunks]),
+        "attack": np.concatenate([c["attack"] for c in chunks]),
+    }  # fmt: skip
+
+
+def new_pipeline(
+    in_dim: int,
+    sizes: dict[str, Any],
+    cfg: MultitaskConfig,
+    encoder: TextEncoder | None,
+    seed: int,
+    device: str,
+) -> Pipeline:
+    torch.manual_seed(seed)
+    net = MultitaskNet(
+        in_dim,
+        cfg.hidden,
+        sizes["classes"],
+        sizes["levels"],
+        sizes["cvss"],
+        sizes["capec"],
+        sizes["attack"],
+        cfg.cross_attention,
+        cfg.attention_heads,
+        cfg.dropout,
+    )
+    return Pipeline(net, copy.deepcopy(encoder) if encoder is not None else None).to(device)
