@@ -74,6 +74,7 @@ class Examples:
     cwe_source: list[str | None]
     cvss: dict[str, list[str | None]]  # metric -> value, None where no usable vector
     cvss_source: list[str | None]
+    attack_kev: list[list[str]]  # analysts' ATT&CK mappings (KEV set), where there are any
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,6 +89,7 @@ _COLUMNS = [
     "cvss_source",
     *CVSS_COLUMNS,
     "attack_ctid",
+    "attack_kev",
 ]
 
 
@@ -155,6 +157,7 @@ def load_examples(
         cwe_source=cwe_source,
         cvss=cvss,
         cvss_source=cvss_source,
+        attack_kev=take("attack_kev"),
     )
 
 
