@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vulntax.dataset.store import CVSS_COLUMNS, Dataset
@@ -154,3 +155,24 @@ def _top(counts: Counter[str], total: int, k: int) -> list[tuple[str, float]]:
 
 def _p(value: float) -> float:
     return round(float(value), 4)
+
+
+def from_model_dir(path: str | Path | None) -> Baseline | None:
+    """The baseline saved in a model's ``metrics.json`` by training, if it has one.
+
+    ``path`` None means the model shipped with vulntax.
+    """
+    import json
+
+    from vulntax.models import DEFAULT_MODEL_DIR
+    from vulntax.models.base import METRICS
+
+    file = (DEFAULT_MODEL_DIR if path is None else Path(path)) / METRICS
+    if not file.is_file():
+        return None
+    try:
+        metrics = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"{file}: cannot read the model's metrics ({exc})") from exc
+    saved = metrics.get("baseline") if isinstance(metrics, dict) else None
+    return None if saved is None else Baseline.from_dict(saved, where=str(file))

@@ -11,6 +11,9 @@ from vulntax.dataset.store import CVSS_COLUMNS
 JSON_NAME = "report.json"
 MARKDOWN_NAME = "report.md"
 NONE = "–"  # a figure with nothing to average over
+NO_BASELINE = (
+    "none (the model's metrics.json has none; pass --dataset DIR to count one on its train split)"
+)
 
 _CWE_ROWS = (
     ("records", "records with a gold CWE"),
@@ -85,7 +88,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"gold labels: CWE {fmt(gold.get('cwe'))}, CVSS {fmt(gold.get('cvss'))}, "
         f"CAPEC {fmt(gold.get('capec'))}, ATT&CK {fmt(gold.get('attack'))}, "
         f"KEV {fmt(gold.get('attack_kev'))}; CTID gold set {fmt(run.get('ctid_records'))}. "
-        f"Baseline: {run.get('baseline') or 'none'}.",
+        f"Baseline: {run.get('baseline') or NO_BASELINE}.",
         "",
         "## Summary",
         "",
