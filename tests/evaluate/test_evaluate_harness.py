@@ -215,6 +215,7 @@ def test_model_trained_with_other_catalogs_is_refused(
         (["--split", "dev"], 1, "error: unknown split 'dev'"),
         ([], 2, "error: evaluate needs --dataset DIR or --input FILE"),
         (["--input", "x.json", "--split", "test"], 2, "error: --split chooses a dataset split"),
+        (["--input", "x.json", "--out", __file__], 2, "error: --out"),
     ],
 )
 def test_cli_errors_are_one_line(

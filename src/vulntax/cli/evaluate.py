@@ -65,6 +65,8 @@ def evaluate(
         raise UsageError("--split chooses a dataset split; it does not go with --input")
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")  # say so before a long run
 
     from vulntax.dataset.store import load_dataset
     from vulntax.evaluate import baseline as baselines

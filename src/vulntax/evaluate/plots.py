@@ -25,8 +25,9 @@ DPI = 110
 
 def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Draw every plot the report has data for into ``out_dir``; returns the files written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from vulntax.evaluate.report import out_folder
+
+    out = out_folder(out_dir)
     written = [
         _save(confusion_figure(report), out / CONFUSION),
         _save(reliability_figure(report), out / RELIABILITY),

@@ -47,12 +47,25 @@ _LINK_ROWS = (
 
 def write_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_folder(out_dir)
     json_path, md_path = out / JSON_NAME, out / MARKDOWN_NAME
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     md_path.write_text(markdown(report), encoding="utf-8")
     return [json_path, md_path]
+
+
+def out_folder(out_dir: str | Path) -> Path:
+    """``out_dir``, created if missing; a UsageError if it is a file or cannot be made."""
+    from vulntax.errors import UsageError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
+    return out
 
 
 def fmt(value: Any) -> str:
