@@ -84,6 +84,8 @@ def test_report_shape_and_baseline(report: dict[str, Any]) -> None:
     buckets = report["cwe"]["by_frequency"]["model"]
     assert sum(b["records"] for b in buckets.values()) == report["run"]["gold"]["cwe"]
     assert report["attack"]["ctid"]["model"]["records"] == report["run"]["ctid_records"] > 0
+    techniques = report["attack"]["technique_level"]["derived"]["model"]
+    assert techniques["recall@5"] >= 0 and techniques["records"] == report["run"]["gold"]["attack"]
     assert report["baseline"]["prediction"]["model"]["name"] == "majority-baseline"
 
 
@@ -127,7 +129,7 @@ def test_cli_writes_json_markdown_and_plots(
     assert report["run"]["split"] == "validation"
     markdown = (out / "report.md").read_text()
     assert "| figure | model | majority baseline |" in markdown
-    for heading in ("## CWE", "## CVSS", "## CAPEC", "## ATT&CK", "By label source"):
+    for heading in ("## CWE", "## CVSS", "## CAPEC", "## ATT&CK", "By label source", "technique"):
         assert heading in markdown
     for name in ("cvss_confusion.png", "cwe_by_frequency.png", "reliability.png"):
         data = (out / name).read_bytes()

@@ -213,3 +213,11 @@ def test_majority_baseline_from_labels(catalog: Any) -> None:
         Baseline.from_dict({"prediction": {}})
     with pytest.raises(DatasetError, match="no CWE labels"):
         from_labels([[]], cvss, [[]], [[]], catalog)
+
+
+def test_technique_level_rolls_sub_techniques_up() -> None:
+    from vulntax.evaluate.scoring import parent_technique, technique_level
+
+    assert parent_technique("T1059.004") == "T1059" and parent_technique("T1190") == "T1190"
+    listed = [("T1574.007", 0.4), ("T1190", 0.3), ("T1574.010", 0.6), ("T1574", 0.1)]
+    assert technique_level(listed) == [("T1574", 0.6), ("T1190", 0.3)]

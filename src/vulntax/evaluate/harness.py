@@ -29,9 +29,16 @@ import numpy as np
 from vulntax.dataset.store import Dataset
 from vulntax.errors import DatasetError, ModelError
 from vulntax.evaluate.baseline import Baseline
-from vulntax.evaluate.columns import PredictionColumns, objects
+from vulntax.evaluate.columns import Links, PredictionColumns, objects
 from vulntax.evaluate.gold import Gold, check_split, ctid_from_dataset, from_dataset, from_file
-from vulntax.evaluate.scoring import TOP_K, CvssScores, CweScores, LinkScores
+from vulntax.evaluate.scoring import (
+    TOP_K,
+    CvssScores,
+    CweScores,
+    LinkScores,
+    parent_technique,
+    technique_level,
+)
 
 BATCH_SIZE = 512
 SOURCES = ("nvd", "cna", "adp")
@@ -190,21 +197,41 @@ def score_predictions(
         "calibration": pair(CvssScores.calibration, cvss_m, cvss_b, everything),
     }
 
-    def links(name: str, column: str, rows_pred: Any, rows_gold: Gold) -> dict[str, Any]:
+    def links(
+        name: str, column: str, rows_pred: Any, rows_gold: Gold, techniques: bool = False
+    ) -> dict[str, Any]:
         p = _columns(rows_pred)
-        m = LinkScores(p.ok, getattr(p, name), getattr(rows_gold, column))
+        gold_sets = getattr(rows_gold, column)
+
+        def scores(listed: list[Links]) -> LinkScores:
+            if techniques:  # sub-techniques counted as their parent technique
+                return LinkScores(
+                    p.ok,
+                    [technique_level(x) for x in listed],
+                    [list(dict.fromkeys(parent_technique(t) for t in g)) for g in gold_sets],
+                )
+            return LinkScores(p.ok, listed, gold_sets)
+
+        m = scores(getattr(p, name))
         b = None
         if baseline is not None:
-            bp = PredictionColumns.constant(baseline.prediction, len(rows_gold))
-            b = LinkScores(p.ok, getattr(bp, name), getattr(rows_gold, column))
+            b = scores(
+                getattr(PredictionColumns.constant(baseline.prediction, len(rows_gold)), name)
+            )
         mask = np.asarray(p.ok, dtype=bool)
         return {"model": m.figures(mask), "baseline": b.figures(mask) if b else None}
 
-    attack = {
-        "derived": links("attack", "attack", pred, gold),
-        "kev": links("attack", "attack_kev", pred, gold),
-        "ctid": links("attack", "attack_ctid", *ctid) if ctid is not None else None,
-    }
+    attack: dict[str, Any] = {}
+    for techniques in (False, True):
+        sets = {
+            "derived": links("attack", "attack", pred, gold, techniques),
+            "kev": links("attack", "attack_kev", pred, gold, techniques),
+            "ctid": links("attack", "attack_ctid", *ctid, techniques) if ctid else None,
+        }
+        if techniques:
+            attack["technique_level"] = sets
+        else:
+            attack.update(sets)
     return {
         "cwe": cwe,
         "cvss": cvss,

@@ -117,7 +117,16 @@ def markdown(report: dict[str, Any]) -> str:
     """The full report as Markdown tables."""
     parts = [summary_markdown(report), _cwe(report["cwe"]), _cvss(report["cvss"])]
     parts.append(_links_section("CAPEC", {"derived": report["capec"]}))
-    parts.append(_links_section("ATT&CK", report["attack"]))
+    attack = {k: v for k, v in report["attack"].items() if k != "technique_level"}
+    parts.append(_links_section("ATT&CK", attack))
+    if report["attack"].get("technique_level"):
+        parts.append(
+            _links_section(
+                "ATT&CK at technique level (a sub-technique counts as its parent)",
+                report["attack"]["technique_level"],
+                level=3,
+            )
+        )
     run = report["run"]
     seconds = run.get("seconds", {})
     parts.append(
@@ -189,7 +198,7 @@ def _cvss(section: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _links_section(name: str, sets: dict[str, Any]) -> str:
+def _links_section(name: str, sets: dict[str, Any], level: int = 2) -> str:
     present = {k: v for k, v in sets.items() if v is not None}
     header = ["figure"]
     for key in present:
@@ -200,7 +209,7 @@ def _links_section(name: str, sets: dict[str, Any]) -> str:
         for pair in present.values():
             row += [fmt(pair["model"].get(key)), fmt((pair["baseline"] or {}).get(key))]
         rows.append(row)
-    return "\n".join([f"## {name}", "", *_table(header, rows), ""])
+    return "\n".join([f"{'#' * level} {name}", "", *_table(header, rows), ""])
 
 
 def _pair_table(pair: dict[str, Any], rows: tuple[tuple[str, str], ...]) -> list[str]:

@@ -199,6 +199,20 @@ class LinkScores:
         }
 
 
+def parent_technique(technique: str) -> str:
+    """``T1059.004`` → ``T1059``; a technique is its own parent."""
+    return technique.split(".", 1)[0]
+
+
+def technique_level(links: Links) -> Links:
+    """ATT&CK entries with sub-techniques replaced by their parent (its highest p), by p."""
+    best: dict[str, float] = {}
+    for technique, p in links:
+        parent = parent_technique(technique)
+        best[parent] = max(best.get(parent, 0.0), p)
+    return sorted(best.items(), key=lambda pair: -pair[1])
+
+
 def _all(mask: np.ndarray | None, like: np.ndarray) -> np.ndarray:
     return np.ones_like(like, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
