@@ -136,7 +136,7 @@ def from_file(
     records are counted in the returned report. An InputError if no record has
     any gold label at all.
     """
-    from vulntax.dataset.build import _label
+    from vulntax.dataset.build import label_record
     from vulntax.dataset.policy import LabelPolicy
     from vulntax.ingest import read_records
 
@@ -147,7 +147,8 @@ def from_file(
     rules: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     for record in read_records([path], report):
-        rows.append(_label(record, policy, catalog, ctid, kev, rules, counts).row)
+        rows.append(label_record(record, policy, catalog, ctid, kev, rules, counts).row)
+
     if not rows:
         raise InputError(f"no readable records ({report.skipped:,} could not be read)", path)
     gold = Gold.from_columns({c: [r[c] for r in rows] for c in COLUMNS})
