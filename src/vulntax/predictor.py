@@ -20,7 +20,7 @@ every model kind:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ class Predictor:
         }
         self._cwe_entries = [self.catalog.cwe.get(c) for c in self.model.labels.cwe]
         self._cwe_paths = [self.catalog.cwe.path(c) for c in self.model.labels.cwe]
+        self._allowed = [e.usage in ALLOWED_USAGE for e in self._cwe_entries]
         self._name_cache: dict[int, list[str]] = {}
         self._scores: dict[tuple[str, ...], Any] = {}
 
@@ -96,25 +97,7 @@ class Predictor:
                 results[i] = result
         return [r for r in results if r is not None]
 
-    def predict_stream(
-        self, items: Iterable[tuple[str | None, str] | dict[str, Any]], batch_size: int = 512
-    ) -> Iterator[dict[str, Any]]:
-        """Predict an iterable lazily, batch by batch; items may be ready-made error objects."""
-        batch: list[tuple[str | None, str] | dict[str, Any]] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) >= batch_size:
-                yield from self._flush(batch)
-                batch = []
-        if batch:
-            yield from self._flush(batch)
-
     # ------------------------------------------------------------------ decoding
-    def _flush(self, batch: list[tuple[str | None, str] | dict[str, Any]]) -> list[dict[str, Any]]:
-        pairs = [(i, b) for i, b in enumerate(batch) if isinstance(b, tuple)]
-        predicted = iter(self.predict_batch([b for _, b in pairs]))
-        return [next(predicted) if isinstance(b, tuple) else b for b in batch]
-
     def _decode_batch(self, ids: list[str | None], output: Any) -> list[dict[str, Any]]:
         from vulntax.taxonomy.cvss import BASE_METRICS
 
@@ -128,11 +111,11 @@ class Predictor:
                 f"model {self.model_info['name']!r} does not predict {' or '.join(missing)}; "
                 "serve it inside a composite model (vulntax.models.composite.compose)"
             )
-        cwe_choice = [self._decode_cwe(p) for p in output.cwe]
+        cwe_choice = self._decode_cwe(output.cwe)
         cwe_evidence = output.explain("cwe", np.array([c[1] for c in cwe_choice]), k)
         chosen = {m: np.argmax(output.cvss[m], axis=1) for m in BASE_METRICS}
         cvss_evidence = {m: output.explain(m, chosen[m], 3) for m in BASE_METRICS}
-        dists = {m: np.round(output.cvss[m].astype(np.float64), 4).tolist() for m in BASE_METRICS}
+        dists = {m: _rounded(output.cvss[m]).tolist() for m in BASE_METRICS}
         capec = self._top_links(output.capec, labels.capec, self.catalog.capec)
         attack = self._top_links(output.attack, labels.attack, self.catalog.attack)
         results = []
@@ -156,41 +139,43 @@ class Predictor:
             )
         return results
 
-    def _decode_cwe(self, p: np.ndarray) -> tuple[dict[str, Any], int]:
+    def _decode_cwe(self, probs: np.ndarray) -> list[tuple[dict[str, Any], int]]:
+        """Per row: the CWE part of the prediction object, and the chosen class index."""
         k = self.decoding.top_k
-        head = (
-            np.argpartition(-p, min(4 * k, len(p) - 1))[: 4 * k]
-            if len(p) > 4 * k
-            else np.arange(len(p))
-        )
-        order = head[np.argsort(-p[head])]
-        best = int(order[0])
-        if self._cwe_entries[best].usage not in ALLOWED_USAGE:
-            ancestor = self.model.labels.cwe[best]
-            for j in order[1:].tolist():
-                if p[j] < self.decoding.prefer_allowed * p[best]:
-                    break
-                if self._cwe_entries[j].usage in ALLOWED_USAGE and ancestor in self._cwe_paths[j]:
-                    best = j
-                    break
-        chosen = self._cwe_entries[best]
-        confidence = float(p[best])
-        top = [
-            {"id": self.model.labels.cwe[j], "name": self._cwe_entries[j].name, "p": _p(p[j])}
-            for j in order[:k].tolist()
-        ]
-        return (
-            {
+        labels = self.model.labels.cwe
+        candidates, candidate_p = _top(probs, 4 * k)
+        out = []
+        for row in range(len(probs)):
+            order = candidates[row].tolist()
+            best = order[0]
+            if not self._allowed[best]:
+                # an Allowed descendant at least `prefer_allowed` times as probable fits better
+                floor = self.decoding.prefer_allowed * probs[row, best]
+                ancestor = labels[best]
+                for j in order[1:]:
+                    if probs[row, j] < floor:
+                        break
+                    if self._allowed[j] and ancestor in self._cwe_paths[j]:
+                        best = j
+                        break
+            chosen = self._cwe_entries[best]
+            confidence = float(probs[row, best])
+            top_p = candidate_p[row].tolist()
+            top = [
+                {"id": labels[j], "name": self._cwe_entries[j].name, "p": top_p[n]}
+                for n, j in enumerate(order[:k])
+            ]
+            cwe = {
                 "id": chosen.id,
                 "name": chosen.name,
                 "path": list(self._cwe_paths[best]),
                 "usage": chosen.usage,
-                "confidence": _p(confidence),
+                "confidence": round(min(1.0, max(0.0, confidence)), 4),
                 "top": top,
                 "abstain": confidence < self.decoding.abstain_below,
-            },
-            best,
-        )
+            }
+            out.append((cwe, best))
+        return out
 
     def _decode_cvss(self, choice: dict[str, int], dists: dict[str, list[float]]) -> dict[str, Any]:
         from vulntax.taxonomy.cvss import METRIC_VALUE_NAMES, score, vector_from_metrics
@@ -225,25 +210,17 @@ class Predictor:
         """Per row, the top_k labels with p >= min_link_p, with names."""
         if probs is None or not labels:
             return [[] for _ in range(0 if probs is None else len(probs))]
-        k = min(self.decoding.top_k, len(labels))
         names = self._names(labels, catalog)
-        head = (
-            np.argpartition(-probs, k - 1, axis=1)[:, :k]
-            if len(labels) > k
-            else np.tile(np.arange(len(labels)), (len(probs), 1))
-        )
-        out = []
-        for row, cols in enumerate(head):
-            p = probs[row]
-            cols = cols[np.argsort(-p[cols])]
-            out.append(
-                [
-                    {"id": labels[j], "name": names[j], "p": _p(p[j])}
-                    for j in cols.tolist()
-                    if p[j] >= self.decoding.min_link_p
-                ]
-            )
-        return out
+        columns, rounded = _top(probs, self.decoding.top_k)
+        floor = self.decoding.min_link_p
+        return [
+            [
+                {"id": labels[j], "name": names[j], "p": p}
+                for j, p in zip(cols, ps, strict=True)
+                if p >= floor
+            ]
+            for cols, ps in zip(columns.tolist(), rounded.tolist(), strict=True)
+        ]
 
     def _names(self, labels: list[str], catalog: Any) -> list[str]:
         key = id(labels)
@@ -252,8 +229,23 @@ class Predictor:
         return self._name_cache[key]
 
 
-def _p(value: float) -> float:
-    return round(min(1.0, max(0.0, float(value))), 4)
+def _rounded(probs: np.ndarray) -> np.ndarray:
+    """Probabilities as 4-decimal float64, clipped to [0, 1] (float error can exceed 1)."""
+    return np.round(np.clip(probs.astype(np.float64), 0.0, 1.0), 4)
+
+
+def _top(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` most probable columns (most probable first) and their rounded p."""
+    n = probs.shape[1]
+    k = min(k, n)
+    if n > k:
+        head = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    else:
+        head = np.broadcast_to(np.arange(n), (len(probs), n))
+    values = np.take_along_axis(probs, head, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    head = np.take_along_axis(head, order, axis=1)
+    return head, _rounded(np.take_along_axis(values, order, axis=1))
 
 
 def _terms(pairs: list[tuple[str, float]]) -> list[dict[str, Any]]:

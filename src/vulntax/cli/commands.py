@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import dataset, ingest, predict, taxonomy, train
+from vulntax.cli import dataset, evaluate, ingest, predict, taxonomy, train
 
 MODULES: list[ModuleType] = [
     predict,
     train,
+    evaluate,
     dataset,
     taxonomy,
     ingest,

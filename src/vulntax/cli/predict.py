@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -33,6 +32,9 @@ def predict(
         None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
     ),
     batch_size: int = typer.Option(512, help="Records per batch with --input."),
+    workers: int = typer.Option(
+        None, help="Processes classifying batches with --input (default: one per CPU)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Classify a description into CWE, CVSS v3.1, CAPEC and ATT&CK."""
@@ -42,10 +44,12 @@ def predict(
         raise UsageError("give either a description or --input FILE (see vulntax predict --help)")
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if workers is not None and not 1 <= workers <= 64:
+        raise UsageError("--workers must be between 1 and 64")
     from vulntax.predictor import Predictor
 
     if input is not None:
-        _predict_file(input, output, model, data_dir, batch_size, quiet)
+        _predict_file(input, output, model, data_dir, batch_size, workers, quiet)
         return
     if output is not None:
         raise UsageError("--output goes with --input; for one description use --json and redirect")
@@ -69,36 +73,36 @@ def _predict_file(
     model: Path | None,
     data_dir: str | None,
     batch_size: int,
+    workers: int | None,
     quiet: bool,
 ) -> None:
+    from vulntax.batch import default_workers, items_of, predict_lines
     from vulntax.errors import InputError, UsageError
-    from vulntax.ingest import read
     from vulntax.predictor import Predictor
     from vulntax.progress import progress
-    from vulntax.records import CveRecord, IngestReport
+    from vulntax.records import IngestReport
 
-    if output is not None and output.resolve() == path.resolve():
+    if output is not None and output.exists() and output.resolve() == path.resolve():
         raise UsageError("--output must not be the --input file")
+    if not path.exists():
+        raise InputError("no such file or folder", path)
     predictor = Predictor(model, data_dir=data_dir)
     report = IngestReport()
-
-    def items() -> Any:
-        for item in read(path, report=report):
-            if isinstance(item, CveRecord):
-                yield (item.id, item.description)
-            else:
-                yield {"id": item.id, "error": item.reason}
-
-    written = errors = 0
-    sink = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    workers = default_workers() if workers is None else workers
+    sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    written = 0
     try:
         with progress(not quiet and output is not None) as bar:
             task = bar.add_task(f"classifying {path.name}", total=None)
-            for result in predictor.predict_stream(items(), batch_size=batch_size):
-                sink.write(json.dumps(result, ensure_ascii=False) + "\n")
-                written += 1
-                errors += "error" in result
-                bar.advance(task)
+
+            def advance(count: int) -> None:
+                nonlocal written
+                written += count
+                bar.advance(task, count)
+
+            result = predict_lines(
+                predictor, items_of(path, report), sink, batch_size, workers, on_batch=advance
+            )
     except InputError as exc:
         sink.flush()
         raise InputError(f"{exc} ({written:,} lines were written before this error)") from exc
@@ -107,7 +111,7 @@ def _predict_file(
             sink.close()
     if output is not None:
         typer.echo(
-            f"wrote {written:,} predictions to {output} "
-            f"({errors:,} records could not be classified)",
+            f"wrote {result.lines:,} predictions to {output} "
+            f"({result.errors:,} records could not be classified)",
             err=True,
         )

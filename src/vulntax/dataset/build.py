@@ -100,7 +100,7 @@ def build_dataset(
 
     # 4. labels
     rule_counts: Counter[str] = Counter()
-    examples = [_label(r, policy, catalog, ctid, kev, rule_counts, counts) for r in live]
+    examples = [label_record(r, policy, catalog, ctid, kev, rule_counts, counts) for r in live]
 
     # 5. duplicates (earliest first, so representatives are the earliest members)
     dedup = find_duplicates([e.record.description for e in examples], threshold=near_threshold)
@@ -183,7 +183,7 @@ def _merge(old: CveRecord | None, new: CveRecord) -> CveRecord:
     )
 
 
-def _label(
+def label_record(
     record: CveRecord,
     policy: LabelPolicy,
     catalog: Any,

@@ -6,9 +6,13 @@
 * **CVSS** — one LinearSVC per base metric (AV, AC, PR, UI, S, C, I, A);
 * **probabilities** — softmax of the SVM scores with a temperature per head
   fitted on the calibration split (:mod:`vulntax.models.calibration`);
-* **CAPEC / ATT&CK** — from the CWE distribution through the catalog graph:
+* **CAPEC** — from the CWE distribution through the catalog graph:
   p(pattern) = Σ p(cwe) over the CWEs the catalog links to the pattern, i.e.
   the probability that the weakness is one the pattern exploits;
+* **ATT&CK** — the analysts' kind of technique (exploitation and impact),
+  from the predicted CVSS and CWE distributions by the
+  :mod:`~vulntax.models.attack_mapper`, learnt from the KEV analyst mappings;
+  where a training set has too few of those, from the catalog graph like CAPEC;
 * **size** — each head keeps only its largest weights (``keep_weights``, the
   share of weights kept per head), stored as float16 CSR in safetensors.
 
@@ -28,6 +32,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vulntax.errors import ModelError
+from vulntax.models.attack_mapper import (
+    AttackMapper,
+    fit_attack_mapper,
+    gold_pillars,
+    one_hot_cvss,
+    pillar_matrix,
+)
 from vulntax.models.base import (
     CONFIG,
     FORMAT_VERSION,
@@ -116,7 +127,9 @@ class LinearModel:
         cwe: _Head,
         cvss: dict[str, _Head],
         capec_links: Any,  # CSR (n_cwe, n_capec) of 0/1
-        attack_links: Any,  # CSR (n_cwe, n_attack) of 0/1
+        attack_links: Any,  # CSR (n_cwe, n_graph_techniques) of 0/1
+        mapper: AttackMapper | None = None,
+        cwe_pillar: np.ndarray | None = None,
     ):
         self.config = config
         self.labels = labels
@@ -125,6 +138,10 @@ class LinearModel:
         self.cvss = cvss
         self.capec_links = capec_links
         self.attack_links = attack_links
+        self.mapper = mapper
+        self.graph_techniques: list[str] = list(config.get("attack_graph") or labels.attack)
+        self._pillar = cwe_pillar  # (n_cwe, n_pillars): the mapper's CWE features
+
         self._terms: list[str] | None = None
 
     # ------------------------------------------------------------------ prediction
@@ -133,13 +150,27 @@ class LinearModel:
         cwe = self.cwe.probabilities(x)  # (B, n_cwe)
         cvss = {m: head.probabilities(x) for m, head in self.cvss.items()}
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
-        attack = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)
+        graph = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_graph)
+        attack = graph if self.mapper is None else self._map_attack(cvss, cwe, graph)
 
         def explain(head: str, labels: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
             weights = self.cwe if head == "cwe" else self.cvss[head]
             return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
         return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
+
+    def _map_attack(
+        self, cvss: dict[str, np.ndarray], cwe: np.ndarray, graph: np.ndarray
+    ) -> np.ndarray:
+        assert self.mapper is not None
+        assert self._pillar is not None
+        index = {t: j for j, t in enumerate(self.graph_techniques)}
+        columns = [index.get(t, -1) for t in self.mapper.techniques]
+        by_technique = np.zeros((len(cwe), len(columns)), dtype=np.float32)
+        for j, col in enumerate(columns):
+            if col >= 0:
+                by_technique[:, j] = graph[:, col]
+        return self.mapper.probabilities(cvss, cwe, self._pillar, by_technique)
 
     @property
     def terms(self) -> list[str]:
@@ -185,6 +216,11 @@ class LinearModel:
             _put_head(tensors, f"cvss.{metric}", head)
         _put_csr(tensors, "capec.links", self.capec_links, np.uint8)
         _put_csr(tensors, "attack.links", self.attack_links, np.uint8)
+        if self.mapper is not None:
+            tensors["attack.mapper.weights"] = self.mapper.weights.astype(np.float32)
+            tensors["attack.mapper.bias"] = self.mapper.bias.astype(np.float32)
+            assert self._pillar is not None
+            tensors["attack.mapper.cwe_pillar"] = self._pillar.astype(np.uint8)
         save_file(tensors, str(path / WEIGHTS))
         with gzip.open(path / VOCABULARY, "wt", encoding="utf-8") as handle:
             json.dump(self.terms, handle, ensure_ascii=False, separators=(",", ":"))
@@ -221,10 +257,27 @@ class LinearModel:
                 m: _get_head(t, f"cvss.{m}", (len(v), n_features)) for m, v in labels.cvss.items()
             }
             capec = _get_csr(t, "capec.links", (len(labels.cwe), len(labels.capec)))
-            attack = _get_csr(t, "attack.links", (len(labels.cwe), len(labels.attack)))
+            graph = config.get("attack_graph") or labels.attack
+
+            attack = _get_csr(t, "attack.links", (len(labels.cwe), len(graph)))
+            mapper, cwe_pillar = None, None
+            if "attack.mapper.weights" in t:
+                pillars = list(config.get("attack_mapper", {}).get("pillars", []))
+                weights, bias = t["attack.mapper.weights"], t["attack.mapper.bias"]
+                n_shared = sum(len(v) for v in labels.cvss.values()) + len(pillars)
+                if weights.shape != (len(labels.attack), n_shared + 1) or bias.shape != (
+                    len(labels.attack),
+                ):
+                    raise ModelError(
+                        f"{weights_file}: ATT&CK mapper weights do not match the labels"
+                    )
+                mapper = AttackMapper(list(labels.attack), pillars, weights, bias)
+                cwe_pillar = t["attack.mapper.cwe_pillar"].astype(np.float32)
+                if cwe_pillar.shape != (len(labels.cwe), len(pillars)):
+                    raise ModelError(f"{weights_file}: ATT&CK mapper pillars do not match")
         except KeyError as exc:
             raise ModelError(f"{weights_file}: tensor {exc} is missing") from exc
-        return cls(config, labels, features, cwe, cvss, capec, attack)
+        return cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
 
 
 def _top_contributions(
@@ -319,11 +372,80 @@ def train(
     log(f"CVSS: 8 metrics ({time.perf_counter() - started:.0f} s)")
 
     capec_labels, capec_links = _links(cwe_labels, catalog.graph.cwe_to_capec)
-    attack_labels, attack_links = _links(cwe_labels, catalog.graph.cwe_to_attack)
+    graph_labels, attack_links = _links(cwe_labels, catalog.graph.cwe_to_attack)
+    mapper = _fit_mapper(
+        train_examples,
+        x_train,
+        cwe_head,
+        cvss_heads,
+        cvss_labels,
+        cwe_labels,
+        graph_labels,
+        attack_links,
+        catalog,
+    )
+    attack_labels = graph_labels if mapper is None else mapper.techniques
+    n_mapped = sum(1 for t in train_examples.attack_kev if t)
+    log(
+        f"ATT&CK: {len(attack_labels)} techniques "
+        + (
+            "through the catalog graph (too few analyst mappings)"
+            if mapper is None
+            else f"learnt from {n_mapped} analyst mappings"
+        )
+    )
     labels = Labels(cwe=cwe_labels, cvss=cvss_labels, capec=capec_labels, attack=attack_labels)
-    full_config = {"kind": LinearModel.kind, "format_version": FORMAT_VERSION, **config}
+    full_config = {
+        "kind": LinearModel.kind,
+        "format_version": FORMAT_VERSION,
+        **config,
+        "attack_graph": graph_labels,
+        "attack_mapper": {"pillars": mapper.pillars} if mapper else None,
+    }
+    pillar = None
+    if mapper is not None:
+        pillar = pillar_matrix(cwe_labels, mapper.pillars, catalog)
     return LinearModel(
-        full_config, labels, features, cwe_head, cvss_heads, capec_links, attack_links
+        full_config,
+        labels,
+        features,
+        cwe_head,
+        cvss_heads,
+        capec_links,
+        attack_links,
+        mapper,
+        pillar,
+    )
+
+
+def _fit_mapper(
+    examples: Any,
+    x_train: Any,
+    cwe_head: _Head,
+    cvss_heads: dict[str, _Head],
+    cvss_labels: dict[str, list[str]],
+    cwe_labels: list[str],
+    graph_labels: list[str],
+    attack_links: Any,
+    catalog: Any,
+) -> AttackMapper | None:
+    """The ATT&CK mapper, fitted on the training records that have analyst mappings."""
+    rows = [i for i, t in enumerate(examples.attack_kev) if t]
+    if not rows:
+        return None
+    x = x_train[rows]
+    cwe = cwe_head.probabilities(x)
+    pillars = sorted(catalog.cwe.roots(), key=_cwe_number)
+    pillar = pillar_matrix(cwe_labels, pillars, catalog)
+    cvss = {
+        m: one_hot_cvss([examples.cvss[m][i] for i in rows], cvss_labels[m], h.probabilities(x))
+        for m, h in cvss_heads.items()
+    }
+    cwe_pillars = gold_pillars([examples.cwe_gold[i] for i in rows], cwe @ pillar, pillars, catalog)
+    graph = np.asarray(attack_links.T.dot(cwe.T).T, dtype=np.float32)
+    graph_probs = {t: graph[:, j] for j, t in enumerate(graph_labels)}
+    return fit_attack_mapper(
+        [examples.attack_kev[i] for i in rows], cvss, cwe_pillars, graph_probs, pillars
     )
 
 
