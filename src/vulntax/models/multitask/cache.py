@@ -5,7 +5,7 @@ same vector for the same text every time, so each text is embedded once per
 encoder and kept. The cache is a folder given by option (``embedding_cache``
 in the config, or ``$VULNTAX_EMBEDDING_CACHE``), never inside the repository.
 Its layout: one sub-folder per encoder fingerprint, holding shards
-``shard-NNNNN.safetensors`` of ``keys`` (uint64: the first 8 bytes of the
+``shard-<time>-<pid>.safetensors`` of ``keys`` (uint64: the first 8 bytes of the
 text's BLAKE2b digest) and ``vectors`` (float16). A shard is written every few
 thousand new texts, so an interrupted run keeps what it computed.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ class EmbeddingCache:
 
     def _shards(self) -> list[Path]:
         return sorted(self.folder.glob("shard-*.safetensors"))
+
+    def reload(self) -> None:
+        self._keys, self._vectors = np.zeros(0, dtype=np.uint64), None
+        self._load()
 
     def _load(self) -> None:
         from safetensors import SafetensorError
@@ -80,8 +85,8 @@ class EmbeddingCache:
 
         if not len(keys):
             return
-        number = len(self._shards())
-        target = self.folder / f"shard-{number:05d}.safetensors"
+        # unique names: several processes may fill one cache at once
+        target = self.folder / f"shard-{time.time_ns()}-{os.getpid()}.safetensors"
         tmp = target.with_suffix(".tmp")
         save_file({"keys": keys.astype(np.uint64), "vectors": vectors.astype(np.float16)}, str(tmp))
         os.replace(tmp, target)
@@ -90,6 +95,17 @@ class EmbeddingCache:
         merged = new if self._vectors is None else np.concatenate([self._vectors, new])
         merged_keys, first = np.unique(merged_keys, return_index=True)
         self._keys, self._vectors = merged_keys, merged[first]
+
+
+_OPEN: dict[tuple[str, str], EmbeddingCache] = {}
+
+
+def _open(root: str, fingerprint: str) -> EmbeddingCache:
+    """One cache object per folder and process (its shards are read once)."""
+    key = (str(Path(root).resolve()), fingerprint)
+    if key not in _OPEN:
+        _OPEN[key] = EmbeddingCache(root, fingerprint)
+    return _OPEN[key]
 
 
 def cache_root(configured: str | None) -> str | None:
@@ -109,9 +125,12 @@ def cached_embeddings(
 
     if root is None:
         return embed_all(encoder, texts, batch_size, log).astype(np.float16).astype(np.float32)
-    cache = EmbeddingCache(root, encoder.fingerprint)
+    cache = _open(root, encoder.fingerprint)
     keys = np.array([text_key(t) for t in texts], dtype=np.uint64)
     found, vectors = cache.lookup(keys)
+    if not found.all():  # another process may have added shards since they were read
+        cache.reload()
+        found, vectors = cache.lookup(keys)
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     if found.any():
         out[found] = vectors[found]

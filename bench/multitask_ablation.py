@@ -1,0 +1,139 @@
+"""Ablation of the multitask model's components on cached MiniLM embeddings.
+
+    VULNTAX_EMBEDDING_CACHE=/tmp/mt-cache python bench/multitask_ablation.py \
+        --dataset /tmp/mt-ds --out /tmp/mt-runs --seeds 0,1,2 [--variants full,flat]
+
+Each variant × seed is trained (fit on train, calibrated on validation), saved under
+``--out``, and scored by the evaluation harness on validation (used for choices) and on
+the fixed test sample + the CTID ATT&CK gold set (reported). One JSON line per run is
+appended to ``--out/results.jsonl``; ``--report`` prints the table of means ± sd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import multitask_common as common
+
+# every component on, then each switched off alone; "flat_finetune" is the plain baseline:
+# one flat head per taxonomy over the same frozen encoder, no multitask extras
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "no_cross_attention": {"cross_attention": False},
+    "no_progressive": {"progressive": False},
+    "no_constraint": {"constraint_weight": 0.0},
+    "no_distillation": {"distillation": False},
+    "no_contrastive": {"contrastive_weight": 0.0},
+    "no_kev": {"attack_kev": False},
+    "cwe_levels_only": {"cwe_output": "levels"},
+    "cwe_flat_output": {"cwe_output": "flat"},
+    "flat_finetune": {
+        "cwe_output": "flat", "progressive": False, "constraint_weight": 0.0,
+        "cross_attention": False, "distillation": False, "contrastive_weight": 0.0,
+        "attack_kev": False,
+    },
+}  # fmt: skip
+
+
+def train_one(
+    env: dict[str, Any],
+    overrides: dict[str, Any],
+    seed: int,
+    out: Path,
+    train: Any = None,
+    log: Any = print,
+) -> float:
+    from vulntax.config import from_dict
+    from vulntax.models.multitask.config import MultitaskConfig
+    from vulntax.models.multitask.model import MultitaskModel
+
+    params = from_dict(MultitaskConfig, {"threads": 2, **overrides}, "multitask")
+    meta = {
+        "name": out.name, "version": "bench", "catalog": dict(env["catalog"].versions),
+        "training": {"seed": seed}, "dataset": {"path": str(env["dataset"].path)},
+    }  # fmt: skip
+    started = time.perf_counter()
+    model = MultitaskModel.fit(
+        meta,
+        params,
+        train or env["train"],
+        env["calibration"],
+        env["classes"],
+        env["catalog"],
+        log=log,
+    )
+    seconds = time.perf_counter() - started
+    model.save(out)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="/tmp/mt-ds")
+    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--out", default="/tmp/mt-runs")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--splits", default="validation,test")
+    parser.add_argument("--report", action="store_true")
+    args = parser.parse_args()
+    out = Path(args.out)
+    if args.report:
+        report(out / "results.jsonl")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    env = common.setup(args.dataset, args.data_dir)
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for name in args.variants.split(","):
+            folder = out / f"{name}-s{seed}"
+            seconds = train_one(env, VARIANTS[name], seed, folder)
+            row: dict[str, Any] = {"variant": name, "seed": seed, "fit_seconds": round(seconds)}
+            for split in args.splits.split(","):
+                row[split] = common.evaluate(str(folder), env, split, args.data_dir)
+            with (out / "results.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+
+
+KEYS = [
+    "cwe_top1",
+    "cwe_hierarchy",
+    "cwe_path_violation_rate",
+    "cvss_mean_metric_accuracy",
+    "capec_recall@5",
+    "attack_recall@5",
+    "attack_ctid_recall@5",
+    "levels_independent_violation_rate",
+    "levels_marginal_violation_rate",
+]
+
+
+def report(path: Path) -> None:
+    import statistics
+
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for split in ("validation", "test"):
+        print(f"\n{split}\n| variant | seeds | " + " | ".join(KEYS) + " |")
+        print("|---" * (len(KEYS) + 2) + "|")
+        for name in dict.fromkeys(r["variant"] for r in rows):
+            runs = [r[split] for r in rows if r["variant"] == name and split in r]
+            if not runs:
+                continue
+            cells = []
+            for key in KEYS:
+                values = [r[key] for r in runs if r.get(key) is not None]
+                if not values:
+                    cells.append("–")
+                elif len(values) == 1:
+                    cells.append(f"{values[0]:.3f}")
+                else:
+                    cells.append(f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}")
+            print(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
