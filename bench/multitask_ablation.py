@@ -6,7 +6,8 @@
 Each variant × seed is trained (fit on train, calibrated on validation), saved under
 ``--out``, and scored by the evaluation harness on validation (used for choices) and on
 the fixed test sample + the CTID ATT&CK gold set (reported). One JSON line per run is
-appended to ``--out/results.jsonl``; ``--report`` prints the table of means ± sd.
+appended to ``--out/results.jsonl``; ``--report`` prints the table of means ± sd. A run
+whose folder exists is not trained again, only scored on ``--splits``.
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def main() -> None:
     for seed in [int(s) for s in args.seeds.split(",")]:
         for name in args.variants.split(","):
             folder = out / f"{name}-s{seed}"
-            seconds = train_one(env, VARIANTS[name], seed, folder)
-            row: dict[str, Any] = {"variant": name, "seed": seed, "fit_seconds": round(seconds)}
+            row: dict[str, Any] = {"variant": name, "seed": seed}
+            if not (folder / "config.json").is_file():  # else: scored again on --splits
+                row["fit_seconds"] = round(train_one(env, VARIANTS[name], seed, folder))
             for split in args.splits.split(","):
                 row[split] = common.evaluate(str(folder), env, split, args.data_dir)
             with (out / "results.jsonl").open("a", encoding="utf-8") as handle:
@@ -115,7 +117,12 @@ KEYS = [
 def report(path: Path) -> None:
     import statistics
 
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    merged: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            merged.setdefault((row["variant"], row["seed"]), {}).update(row)
+    rows = list(merged.values())
     for split in ("validation", "test"):
         print(f"\n{split}\n| variant | seeds | " + " | ".join(KEYS) + " |")
         print("|---" * (len(KEYS) + 2) + "|")

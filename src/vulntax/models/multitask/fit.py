@@ -54,6 +54,7 @@ def fit(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed = int(meta.get("training", {}).get("seed", 0))
+    torch.manual_seed(seed)
     say = log if dist.main else (lambda message: None)
 
     # 1. labels and targets

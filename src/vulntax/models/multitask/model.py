@@ -153,12 +153,19 @@ class MultitaskModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
-        from safetensors.torch import save_file
-
         from vulntax.models.multitask.training import distributed
 
-        if not distributed().main:
-            return  # under torchrun, the first process writes the model
+        dist = distributed()
+        if dist.main:
+            self._write(path)
+        if dist.world > 1:  # under torchrun the first process writes; the others wait for it
+            import torch.distributed
+
+            torch.distributed.barrier()
+
+    def _write(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
         path.mkdir(parents=True, exist_ok=True)
         tensors = {
             f"net.{k}": v.detach().cpu().contiguous()
