@@ -30,14 +30,27 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_distillation": {"distillation": False},
     "no_contrastive": {"contrastive_weight": 0.0},
     "no_kev": {"attack_kev": False},
-    "cwe_levels_only": {"cwe_output": "levels"},
-    "cwe_flat_output": {"cwe_output": "flat"},
     "flat_finetune": {
         "cwe_output": "flat", "progressive": False, "constraint_weight": 0.0,
         "cross_attention": False, "distillation": False, "contrastive_weight": 0.0,
         "attack_kev": False,
     },
 }  # fmt: skip
+
+
+# the same trained "full" model, decoded differently (only the temperature is refitted)
+DECODINGS = {"full_decode_flat": "flat", "full_decode_levels": "levels"}
+
+
+def redecode(env: dict[str, Any], source: Path, mode: str, out: Path) -> None:
+    import dataclasses
+
+    from vulntax.models import load_model
+
+    model: Any = load_model(source)
+    model.params = dataclasses.replace(model.params, cwe_output=mode)
+    model.calibrate(env["calibration"], env["classes"])
+    model.save(out)
 
 
 def train_one(
@@ -75,10 +88,12 @@ def train_one(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="/tmp/mt-ds")
-    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument(
+        "--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser.add_argument("--out", default="/tmp/mt-runs")
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join([*VARIANTS, *DECODINGS]))
     parser.add_argument("--splits", default="validation,test")
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
@@ -92,7 +107,11 @@ def main() -> None:
         for name in args.variants.split(","):
             folder = out / f"{name}-s{seed}"
             row: dict[str, Any] = {"variant": name, "seed": seed}
-            if not (folder / "config.json").is_file():  # else: scored again on --splits
+            if (folder / "config.json").is_file():
+                pass  # trained before: scored again on --splits
+            elif name in DECODINGS:
+                redecode(env, out / f"full-s{seed}", DECODINGS[name], folder)
+            else:
                 row["fit_seconds"] = round(train_one(env, VARIANTS[name], seed, folder))
             for split in args.splits.split(","):
                 row[split] = common.evaluate(str(folder), env, split, args.data_dir)

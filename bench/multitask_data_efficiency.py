@@ -45,7 +45,9 @@ def fit_linear(env: dict[str, Any], train: Any, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="/tmp/mt-ds")
-    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument(
+        "--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser.add_argument("--out", default="/tmp/mt-curve")
     parser.add_argument("--fractions", default="0.01,0.05,0.2,1")
     parser.add_argument("--models", default="multitask,flat_finetune,linear")

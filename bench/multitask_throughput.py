@@ -24,7 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True)
     parser.add_argument("--dataset", default="/tmp/mt-ds")
-    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument(
+        "--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)

@@ -30,6 +30,7 @@ TINY: dict[str, Any] = {
         "scratch_heads": 2,
         "max_length": 48,
         "hidden": 32,
+        "token_dim": 16,
         "attention_heads": 2,
         "epochs": 8,
         "progressive_epochs": 4,

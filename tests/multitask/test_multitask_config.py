@@ -23,7 +23,7 @@ def test_defaults_parse_and_template_lists_every_setting() -> None:
         ({"dropout": 1.5}, "multitask.dropout"),
         ({"progressive_epochs": 30, "epochs": 10}, "progressive_epochs must be fewer"),
         ({"pretrain_steps": 10}, "needs a trainable encoder"),
-        ({"hidden": 30, "attention_heads": 4}, "multiple of multitask.attention_heads"),
+        ({"token_dim": 30, "attention_heads": 4}, "multiple of multitask.attention_heads"),
         ({"constraint_weight": -1.0}, "constraint_weight must not be negative"),
         ({"cwe_output": "tree"}, "multitask.cwe_output: expected one of"),
         ({"lr": "fast"}, "multitask.lr: expected a number"),

@@ -31,7 +31,8 @@ class MultitaskConfig:
     scratch_dim: int = 256
     scratch_heads: int = 4
     # ---- heads
-    hidden: int = 384  # width of the shared trunk and of every head's representation
+    hidden: int = 256  # width of the shared trunk (every head reads it)
+    token_dim: int = 64  # width of each head's own token (the cross-attention's width)
     dropout: float = 0.1
     cross_attention: bool = True  # each head attends over the other heads' representations
     attention_heads: int = 4
@@ -39,17 +40,17 @@ class MultitaskConfig:
     # along each class's View-1000 path), or "combined" (both multiplied, renormalised)
     cwe_output: Literal["flat", "levels", "combined"] = "combined"
     # ---- training
-    epochs: int = 24
+    epochs: int = 12
     batch_size: int = 256
     lr: float = 2e-3
     encoder_lr: float = 5e-5  # trainable encoders (fine-tuning, or the scratch Transformer)
     weight_decay: float = 0.01
     label_smoothing: float = 0.05
     progressive: bool = True  # top-down: CWE levels enter coarse first, the classes last
-    progressive_epochs: int = 8  # epochs of the coarse-to-fine phase (then all heads train)
+    progressive_epochs: int = 4  # epochs of the coarse-to-fine phase (then all heads train)
     constraint_weight: float = 0.5  # child-more-probable-than-parent penalty; 0 = off
     distillation: bool = True  # CWE/CVSS teacher → soft CAPEC and ATT&CK targets
-    teacher_epochs: int = 12
+    teacher_epochs: int = 6
     distill_temperature: float = 2.0
     distill_weight: float = 1.0
     attack_kev: bool = True  # learn ATT&CK from the analysts' KEV mappings (attack_kev)
@@ -72,6 +73,7 @@ class MultitaskConfig:
             "scratch_dim",
             "scratch_heads",
             "hidden",
+            "token_dim",
             "attention_heads",
             "epochs",
             "batch_size",
@@ -86,8 +88,8 @@ class MultitaskConfig:
             raise ConfigError("multitask.scratch_vocab must be at least 200")
         if self.scratch_dim % self.scratch_heads:
             raise ConfigError("multitask.scratch_dim must be a multiple of multitask.scratch_heads")
-        if self.hidden % self.attention_heads:
-            raise ConfigError("multitask.hidden must be a multiple of multitask.attention_heads")
+        if self.token_dim % self.attention_heads:
+            raise ConfigError("multitask.token_dim must be a multiple of multitask.attention_heads")
         if not 0 <= self.dropout < 1:
             raise ConfigError("multitask.dropout must be in [0, 1)")
         if not 0 <= self.label_smoothing < 1:

@@ -1,15 +1,17 @@
 """The per-taxonomy heads over the shared encoder, with cross-taxonomy attention.
 
 From the pooled text embedding (B, D_enc) a shared trunk makes one vector
-(B, H); each head then gets its own *token*, a learnt projection of it:
+(B, H); each head then gets its own small *token*, a learnt projection of it:
 
-    cwe, AV, AC, PR, UI, S, C, I, A, capec, attack   -> tokens (B, 11, H)
+    cwe, AV, AC, PR, UI, S, C, I, A, capec, attack   -> tokens (B, 11, K)
 
 With ``cross_attention`` one attention layer lets every token read the
 others (a token never attends to itself: the diagonal is masked), so the CAPEC
 and ATT&CK heads can use what the CWE and CVSS heads see, e.g. a high
-availability impact for denial-of-service techniques. Each head reads its
-token:
+availability impact for denial-of-service techniques. Each head reads the
+shared vector and its own token, concatenated (B, H + K); tokens are small
+(K = 64 by default) because this CPU manages only ~5 GFLOP/s under load, so the
+attention over 11 tokens must stay cheap:
 
 * CWE — a flat softmax over the classes, and one softmax per View-1000 level
   (nodes + STOP, see :mod:`~vulntax.models.multitask.hierarchy`);
@@ -53,6 +55,7 @@ class MultitaskNet(nn.Module):
         self,
         in_dim: int,
         hidden: int,
+        token_dim: int,
         n_classes: int,
         level_sizes: Sequence[int],
         cvss_sizes: dict[str, int],
@@ -66,40 +69,46 @@ class MultitaskNet(nn.Module):
         self.metrics = list(cvss_sizes)
         self.token_names = ["cwe", *self.metrics, "capec", "attack"]
         n_tokens = len(self.token_names)
-        self.hidden = hidden
+        self.token_dim = token_dim
         self.trunk = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(), nn.LayerNorm(hidden)
         )
-        self.views = nn.Linear(hidden, hidden * n_tokens)  # one view of the text per head
-        self.token_type = nn.Parameter(torch.randn(n_tokens, hidden) * 0.02)
-        self.view_norm = nn.LayerNorm(hidden)
+        self.views = nn.Linear(hidden, token_dim * n_tokens)  # one small view per head
+        self.token_type = nn.Parameter(torch.randn(n_tokens, token_dim) * 0.02)
+        self.view_norm = nn.LayerNorm(token_dim)
         self.cross = (
-            CrossTaxonomyAttention(hidden, attention_heads, n_tokens, dropout)
+            CrossTaxonomyAttention(token_dim, attention_heads, n_tokens, dropout)
             if cross_attention
             else None
         )
         self.dropout = nn.Dropout(dropout)
-        self.cwe_flat = nn.Linear(hidden, n_classes)
-        self.cwe_levels = nn.ModuleList(nn.Linear(hidden, s) for s in level_sizes)
-        self.cvss = nn.ModuleDict({m: nn.Linear(hidden, s) for m, s in cvss_sizes.items()})
-        self.capec = nn.Linear(hidden, max(n_capec, 1))
-        self.attack = nn.Linear(hidden, max(n_attack, 1))
+        width = hidden + token_dim  # every head reads [shared trunk ; its own token]
+        self.cwe_flat = nn.Linear(width, n_classes)
+        self.cwe_levels = nn.ModuleList(nn.Linear(width, s) for s in level_sizes)
+        self.cvss = nn.ModuleDict({m: nn.Linear(width, s) for m, s in cvss_sizes.items()})
+        self.capec = nn.Linear(width, max(n_capec, 1))
+        self.attack = nn.Linear(width, max(n_attack, 1))
 
     def forward(self, x: torch.Tensor) -> dict[str, Any]:
         z = self.trunk(x)  # (B, H)
         b = z.shape[0]
-        tokens = self.views(z).view(b, len(self.token_names), self.hidden)  # (B, N, H)
+        tokens = self.views(z).view(b, len(self.token_names), self.token_dim)  # (B, N, K)
         tokens = self.view_norm(tokens + self.token_type)
         attention = None
         if self.cross is not None:
             tokens, attention = self.cross(tokens)
+        zd = self.dropout(z)
         t = self.dropout(tokens)
-        cwe = t[:, 0]
+
+        def head(i: int) -> torch.Tensor:  # (B, H + K)
+            return torch.cat([zd, t[:, i]], dim=1)
+
+        cwe = head(0)
         return {
             "cwe": self.cwe_flat(cwe),  # (B, n_classes)
             "levels": [layer(cwe) for layer in self.cwe_levels],  # [(B, size_ℓ)]
-            "cvss": {m: self.cvss[m](t[:, 1 + i]) for i, m in enumerate(self.metrics)},
-            "capec": self.capec(t[:, -2]),  # (B, n_capec)
-            "attack": self.attack(t[:, -1]),  # (B, n_attack)
+            "cvss": {m: self.cvss[m](head(1 + i)) for i, m in enumerate(self.metrics)},
+            "capec": self.capec(head(len(self.token_names) - 2)),  # (B, n_capec)
+            "attack": self.attack(head(len(self.token_names) - 1)),  # (B, n_attack)
             "attention": attention,  # (B, N, N) or None
         }

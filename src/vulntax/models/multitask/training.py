@@ -323,6 +323,7 @@ def new_pipeline(
     net = MultitaskNet(
         in_dim,
         cfg.hidden,
+        cfg.token_dim,
         sizes["classes"],
         sizes["levels"],
         sizes["cvss"],
