@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,9 @@ def train_one(
     from vulntax.models.multitask.config import MultitaskConfig
     from vulntax.models.multitask.model import MultitaskModel
 
-    params = from_dict(MultitaskConfig, {"threads": 2, **overrides}, "multitask")
+    # OMP_NUM_THREADS=1 on a shared machine: two trainings then share the cores fairly
+    threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
+    params = from_dict(MultitaskConfig, {"threads": threads, **overrides}, "multitask")
     meta = {
         "name": out.name, "version": "bench", "catalog": dict(env["catalog"].versions),
         "training": {"seed": seed}, "dataset": {"path": str(env["dataset"].path)},
@@ -151,6 +154,9 @@ def report(path: Path) -> None:
                 continue
             cells = []
             for key in KEYS:
+                if name == "flat_finetune" and key.startswith("levels_"):
+                    cells.append("–")  # no level heads were trained
+                    continue
                 values = [r[key] for r in runs if r.get(key) is not None]
                 if not values:
                     cells.append("–")

@@ -82,7 +82,10 @@ def evaluate(model_dir: str, env: dict[str, Any], split: str, data_dir: str) -> 
     sections = score_predictions(pred, gold, predictor.catalog, env["baseline"], (ctid_pred, ctid))
     figures = {k: v["model"] for k, v in summary(sections).items()}
     model = predictor.model
-    if getattr(model, "kind", "") == "multitask":
+    trained_levels = getattr(model, "kind", "") == "multitask" and (
+        model.params.cwe_output != "flat" or model.params.constraint_weight > 0
+    )
+    if trained_levels:  # else the level heads were never trained: nothing to measure
         figures.update(hierarchy_figures(model, gold, env))
     return dict(rounded(figures))
 
