@@ -91,7 +91,6 @@ def evaluate(
         typer.echo(f"warning: {report['run']['warning']}", err=True)
     if out is not None:
         from vulntax.evaluate.plots import write_plots
-
         from vulntax.evaluate.report import write_report
 
         written = [*write_report(report, out), *write_plots(report, out)]
