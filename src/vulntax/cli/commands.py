@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import dataset, ingest, predict, taxonomy, train
+from vulntax.cli import dataset, ingest, predict, serve, taxonomy, train
 
 MODULES: list[ModuleType] = [
     predict,
@@ -12,4 +12,5 @@ MODULES: list[ModuleType] = [
     dataset,
     taxonomy,
     ingest,
+    serve,
 ]
