@@ -23,7 +23,7 @@
       if (key === "class") node.className = value;
       else node.setAttribute(key, value === true ? "" : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -32,7 +32,7 @@
   const link = (href, text, cls) =>
     el("a", { href, class: cls, target: "_blank", rel: "noopener noreferrer" }, text);
   const pct = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.005 ? 0 : 1)} %`;
-  const fill = (node, ...children) => node.replaceChildren(...children.flat());
+  const fill = (node, ...children) => node.replaceChildren(...children.flat(Infinity));
 
   // -- talking to the server -----------------------------------------------------------
   class Problem extends Error {}
@@ -195,16 +195,29 @@
     }));
   }
 
-  // evidence terms are lower-cased words or word pairs of the model's input; find them in
-  // the original text whatever the case and punctuation between the words
-  function termPattern(terms) {
+  // evidence terms are lower-cased words or word pairs of the model's input; find each in
+  // the original text whatever the case and punctuation between its words, and mark the
+  // union of what they cover
+  function termRanges(text, terms) {
     const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const parts = terms
-      .map((t) => t.term.trim().split(/\s+/).filter(Boolean).map(escape).join("[^\\p{L}\\p{N}]+"))
-      .filter(Boolean)
-      .sort((a, b) => b.length - a.length);
-    if (!parts.length) return null;
-    return new RegExp(`(?<![\\p{L}\\p{N}])(?:${parts.join("|")})(?![\\p{L}\\p{N}])`, "giu");
+    const ranges = [];
+    for (const { term } of terms) {
+      const words = term.trim().split(/\s+/).filter(Boolean).map(escape);
+      if (!words.length) continue;
+      const pattern = new RegExp(
+        `(?<![\\p{L}\\p{N}])${words.join("[^\\p{L}\\p{N}]+")}(?![\\p{L}\\p{N}])`, "giu");
+      for (const match of text.matchAll(pattern)) {
+        ranges.push([match.index, match.index + match[0].length]);
+      }
+    }
+    ranges.sort((a, b) => a[0] - b[0]);
+    const merged = [];
+    for (const range of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && range[0] <= last[1]) last[1] = Math.max(last[1], range[1]);
+      else merged.push([...range]);
+    }
+    return merged;
   }
 
   function renderEvidence(text, evidence, which) {
@@ -212,15 +225,12 @@
     fill($("evidence-terms"), terms.length
       ? ["Terms, strongest first: ", terms.map((t) => el("span", { class: "term" }, t.term))]
       : [el("span", { class: "empty" }, "The model named no evidence for this answer.")]);
-    const pattern = termPattern(terms);
     const out = [];
     let last = 0;
-    if (pattern) {
-      for (const match of text.matchAll(pattern)) {
-        if (match.index > last) out.push(text.slice(last, match.index));
-        out.push(el("mark", {}, match[0]));
-        last = match.index + match[0].length;
-      }
+    for (const [start, end] of termRanges(text, terms)) {
+      if (start > last) out.push(text.slice(last, start));
+      out.push(el("mark", {}, text.slice(start, end)));
+      last = end;
     }
     out.push(text.slice(last));
     fill($("evidence-text"), out);
@@ -304,11 +314,13 @@
       if (record) ({ description: text, id } = record);
     } catch (err) {
       $("text").setAttribute("aria-invalid", "true");
+      $("results").hidden = true;
       showError(err.message);
       return;
     }
     if (!text.trim()) {
       $("text").setAttribute("aria-invalid", "true");
+      $("results").hidden = true;
       showError("Paste a vulnerability description (or a CVE JSON record) first.");
       $("text").focus();
       return;
@@ -327,6 +339,7 @@
     } catch (err) {
       if (ticket !== current) return;
       busy(false);
+      $("results").hidden = true; // never leave an answer to another text on show
       showError(err instanceof Problem ? err.message : String(err));
     }
   }
