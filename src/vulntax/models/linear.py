@@ -83,13 +83,15 @@ class _Head:
 
     def row_weights(self, label: int, cols: np.ndarray) -> np.ndarray:
         """``weights[label, cols]`` as a dense (len(cols),) array, without densifying the row."""
+        if not self.weights.has_sorted_indices:
+            self.weights.sort_indices()
         lo, hi = self.weights.indptr[label], self.weights.indptr[label + 1]
-        out = np.zeros(len(cols), dtype=np.float32)
-        _, here, there = np.intersect1d(
-            cols, self.weights.indices[lo:hi], assume_unique=True, return_indices=True
-        )
-        out[here] = self.weights.data[lo:hi][there]
-        return out
+        indices = self.weights.indices[lo:hi]  # sorted feature numbers of the row's weights
+        if not len(indices):
+            return np.zeros(len(cols), dtype=np.float32)
+        at = np.minimum(np.searchsorted(indices, cols), len(indices) - 1)
+        found = indices[at] == cols
+        return np.where(found, self.weights.data[lo:hi][at], 0).astype(np.float32)
 
     def probabilities(self, x: Any) -> np.ndarray:
         return softmax(self.scores(x), self.temperature)
