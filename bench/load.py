@@ -173,6 +173,7 @@ async def _cell(
             await client.post("/v1/predict", json=body(n))
         deadline = time.perf_counter() + seconds
         start = time.perf_counter()
+        cpu_start = time.process_time()
 
         async def worker() -> None:
             nonlocal sent
@@ -193,6 +194,7 @@ async def _cell(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu_start
     ms = sorted(x * 1000 for x in latencies)
     return {
         "mode": mode,
@@ -208,6 +210,7 @@ async def _cell(
         "p90_ms": round(_quantile(ms, 0.90), 1),
         "p99_ms": round(_quantile(ms, 0.99), 1),
         "max_ms": round(ms[-1], 1) if ms else None,
+        "client_cpu_share": round(client_cpu / elapsed, 2),  # of one core, load generator
     }
 
 
@@ -221,7 +224,8 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per figure, the median over the rounds of one cell."""
     merged = dict(runs[0])
-    for key in ("requests_per_s", "descriptions_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms"):
+    figures = ("requests_per_s", "descriptions_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms")
+    for key in (*figures, "client_cpu_share"):
         merged[key] = round(statistics.median(r[key] for r in runs), 1)
     merged["requests"] = sum(r["requests"] for r in runs)
     merged["failed"] = sum(r["failed"] for r in runs)
@@ -263,14 +267,15 @@ def _print(report: dict[str, Any]) -> None:
         f" → {report['load_average_after'][0]} · median of {report['settings']['repeat']}"
     )
     header = f"{'mode':<7} {'conc':>4} {'req':>6} {'fail':>4} {'req/s':>8} {'desc/s':>8}"
-    header += f" {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+    header += f" {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client':>6}"
     print(header)
     print("-" * len(header))
     for r in report["results"]:
         print(
             f"{r['mode']:<7} {r['concurrency']:>4} {r['requests']:>6} {r['failed']:>4} "
             f"{r['requests_per_s']:>8.1f} {r['descriptions_per_s']:>8.1f} {r['p50_ms']:>7.1f} "
-            f"{r['p90_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f}"
+            f"{r['p90_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
+            f"{r['client_cpu_share']:>6.2f}"
         )
 
 
