@@ -47,7 +47,8 @@ DESCRIPTION = """\
 Classify vulnerability descriptions into CWE (with its View-1000 path), CVSS v3.1 base
 metrics (with the computed score), CAPEC and MITRE ATT&CK, and look up taxonomy ids.
 
-Every error answers `{"error": "<one line>"}` with a 4xx status (5xx only for a bug).
+Every error answers `{"error": "<one line>"}`: a 4xx status for what a client can cause,
+500 only for a bug in vulntax.
 """
 
 
