@@ -10,7 +10,9 @@ whichever ends first. Descriptions are real NVD ones from ``--data-dir`` (defaul
 Bounded by design: loopback only, at most ``--max-requests`` per cell, and the cells
 share a budget of ``--budget`` seconds (default 50), so one run stays under a minute
 after start-up. The load generator shares the machine with the server: on 2 cores
-its own CPU time is part of what the server's latency competes with.
+its own CPU time is part of what the server's latency competes with. Besides
+latency, each cell reports the server's CPU time per request (from /proc), which
+other load on the machine disturbs far less than it disturbs latency.
 
     python bench/load.py --model DIR [--repeat 3] [--out bench/results/load.json]
 """
@@ -44,11 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     texts = _descriptions(Path(args.data_dir), TEXTS)
     cells = [(mode, c) for mode in MODES for c in args.concurrency]
     seconds = min(args.seconds, args.budget / (len(cells) * args.repeat))
-    with _server(args.model) as url:
+    with Server(args.model) as server:
+        url = server.url
         version = httpx.get(f"{url}/v1/version", timeout=10).json()
         load_before = os.getloadavg()
         rounds = [
-            [asyncio.run(_cell(url, texts, mode, c, seconds, args)) for mode, c in cells]
+            [_measured(server, texts, mode, c, seconds, args) for mode, c in cells]
             for _ in range(args.repeat)
         ]
         load_after = os.getloadavg()
@@ -117,25 +120,34 @@ def _descriptions(data_dir: Path, count: int) -> list[str]:
     return texts
 
 
-class _server:
+class Server:
     """``vulntax serve`` on a free loopback port, stopped on exit."""
 
     def __init__(self, model: str | None) -> None:
         self.model = model
+        self.url = ""
 
-    def __enter__(self) -> str:
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used (Linux), to compare with the requests served."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> Server:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port)]
         command += ["--no-access-log"] + (["--model", self.model] if self.model else [])
         self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-        url = f"http://127.0.0.1:{port}"
+        self.url = url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    return url
+                    return self
             except httpx.TransportError:
                 time.sleep(0.2)
         self.__exit__()
@@ -151,6 +163,22 @@ class _server:
 
 
 # -- one cell: a closed loop of `concurrency` clients -----------------------------------------
+
+
+def _measured(
+    server: Server, texts: list[str], mode: str, concurrency: int, seconds: float, args: Any
+) -> dict[str, Any]:
+    """One cell, with the server's CPU time per request (steadier than latency on a busy host)."""
+    before = server.cpu_seconds()
+    result = asyncio.run(_cell(server.url, texts, mode, concurrency, seconds, args))
+    after = server.cpu_seconds()
+    served = result.pop("served")
+    result["server_cpu_ms_per_request"] = (
+        round(1000 * (after - before) / served, 2)
+        if before is not None and after is not None
+        else None
+    )
+    return result
 
 
 async def _cell(
@@ -169,7 +197,8 @@ async def _cell(
                 return {"description": picked[0], "id": str(n)}
             return {"items": [{"id": f"{n}.{i}", "description": t} for i, t in enumerate(picked)]}
 
-        for n in range(min(concurrency, 8)):  # warm the connections
+        warm = min(concurrency, 8)
+        for n in range(warm):  # open connections (counted in the server's CPU time)
             await client.post("/v1/predict", json=body(n))
         deadline = time.perf_counter() + seconds
         start = time.perf_counter()
@@ -211,6 +240,7 @@ async def _cell(
         "p99_ms": round(_quantile(ms, 0.99), 1),
         "max_ms": round(ms[-1], 1) if ms else None,
         "client_cpu_share": round(client_cpu / elapsed, 2),  # of one core, load generator
+        "served": len(ms) + warm,
     }
 
 
@@ -225,8 +255,9 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per figure, the median over the rounds of one cell."""
     merged = dict(runs[0])
     figures = ("requests_per_s", "descriptions_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms")
-    for key in (*figures, "client_cpu_share"):
-        merged[key] = round(statistics.median(r[key] for r in runs), 1)
+    for key in (*figures, "client_cpu_share", "server_cpu_ms_per_request"):
+        values = [r[key] for r in runs if r[key] is not None]
+        merged[key] = round(statistics.median(values), 2) if values else None
     merged["requests"] = sum(r["requests"] for r in runs)
     merged["failed"] = sum(r["failed"] for r in runs)
     merged["failures"] = [f for r in runs for f in r["failures"]][:5]
@@ -268,6 +299,7 @@ def _print(report: dict[str, Any]) -> None:
     )
     header = f"{'mode':<7} {'conc':>4} {'req':>6} {'fail':>4} {'req/s':>8} {'desc/s':>8}"
     header += f" {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client':>6}"
+    header += f" {'srv cpu ms/req':>14}"
     print(header)
     print("-" * len(header))
     for r in report["results"]:
@@ -275,7 +307,7 @@ def _print(report: dict[str, Any]) -> None:
             f"{r['mode']:<7} {r['concurrency']:>4} {r['requests']:>6} {r['failed']:>4} "
             f"{r['requests_per_s']:>8.1f} {r['descriptions_per_s']:>8.1f} {r['p50_ms']:>7.1f} "
             f"{r['p90_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
-            f"{r['client_cpu_share']:>6.2f}"
+            f"{r['client_cpu_share']:>6.2f} {r['server_cpu_ms_per_request']:>14}"
         )
 
 
