@@ -7,6 +7,7 @@
 * 415 — a body that is not sent as ``Content-Type: application/json``;
 * 422 — valid JSON of the wrong shape (a missing or unknown field, a wrong type,
   too many items, an empty or over-long description);
+* 503 — an app built without a model (for its OpenAPI schema only);
 * any :class:`~vulntax.errors.VulntaxError` — its own ``http_status``;
 * 500 — anything else: a bug in vulntax, logged with its traceback.
 """
