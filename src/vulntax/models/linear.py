@@ -222,6 +222,8 @@ class LinearModel:
             assert self._pillar is not None
             tensors["attack.mapper.cwe_pillar"] = self._pillar.astype(np.uint8)
         save_file(tensors, str(path / WEIGHTS))
+        (path / WEIGHTS).chmod(0o644)  # safetensors writes 0600: keep installed copies readable
+
         with gzip.open(path / VOCABULARY, "wt", encoding="utf-8") as handle:
             json.dump(self.terms, handle, ensure_ascii=False, separators=(",", ":"))
         write_json(path / LABELS, self.labels.to_dict())
