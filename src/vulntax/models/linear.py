@@ -142,8 +142,6 @@ class LinearModel:
         self.graph_techniques: list[str] = list(config.get("attack_graph") or labels.attack)
         self._pillar = cwe_pillar  # (n_cwe, n_pillars): the mapper's CWE features
 
-        self._terms: list[str] | None = None
-
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
         x = self.features.transform(texts)  # (B, F) CSR
@@ -174,9 +172,7 @@ class LinearModel:
 
     @property
     def terms(self) -> list[str]:
-        if self._terms is None:
-            self._terms = self.features.terms
-        return self._terms
+        return self.features.terms
 
     @classmethod
     def fit(
@@ -252,7 +248,12 @@ class LinearModel:
             idf = t["tfidf.idf"]
             if not isinstance(terms, list) or len(terms) != len(idf):
                 raise ModelError(f"{path}: vocabulary and idf weights differ in length")
-            features = TfidfFeatures({str(term): i for i, term in enumerate(terms)}, idf)
+            if not all(isinstance(term, str) for term in terms):
+                raise ModelError(f"{path / VOCABULARY}: the vocabulary must be a list of strings")
+            try:
+                features = TfidfFeatures.from_terms(terms, idf)
+            except ValueError as exc:
+                raise ModelError(f"{path / VOCABULARY}: {exc}") from None
             n_features = len(idf)
             cwe = _get_head(t, "cwe", (len(labels.cwe), n_features))
             cvss = {
