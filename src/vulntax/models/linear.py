@@ -145,8 +145,7 @@ class LinearModel:
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
         x = self.features.transform(texts)  # (B, F) CSR
-        cwe = self.cwe.probabilities(x)  # (B, n_cwe)
-        cvss = {m: head.probabilities(x) for m, head in self.cvss.items()}
+        cwe, cvss = self._probabilities(x)
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
         graph = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_graph)
         attack = graph if self.mapper is None else self._map_attack(cvss, cwe, graph)
@@ -156,6 +155,24 @@ class LinearModel:
             return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
         return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
+
+    _stacked: Any = None  # every head's weights.T side by side (F, sum of labels), made once
+
+    def _probabilities(self, x: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The CWE and CVSS heads' probabilities, from one sparse product for all heads."""
+        import scipy.sparse as sp
+
+        heads = [self.cwe, *self.cvss.values()]
+        if self._stacked is None:
+            self._stacked = sp.hstack([h.weights.T for h in heads], format="csr")
+        scores = np.asarray((x @ self._stacked).toarray(), dtype=np.float32)
+        out: list[np.ndarray] = []
+        start = 0
+        for head in heads:
+            end = start + len(head.bias)
+            out.append(softmax(scores[:, start:end] + head.bias, head.temperature))
+            start = end
+        return out[0], dict(zip(self.cvss, out[1:], strict=True))
 
     def _map_attack(
         self, cvss: dict[str, np.ndarray], cwe: np.ndarray, graph: np.ndarray
