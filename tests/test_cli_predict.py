@@ -116,3 +116,34 @@ def test_truncated_input_keeps_what_was_written(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
     written = dst.read_text().splitlines()
     assert written and all(json.loads(line)["cwe"]["id"] for line in written)
+
+
+def test_panel_draws_the_path_as_a_tree_and_says_when_nothing_is_linked() -> None:
+    from rich.console import Console
+
+    from vulntax.predictor import Predictor
+    from vulntax.render import prediction_panel
+
+    predictor = Predictor()
+    buffer = (
+        "A stack-based buffer overflow in the web interface of Acme Router 1.2 allows remote "
+        "attackers to execute arbitrary code via a long username parameter."
+    )
+    for text in (SQLI, buffer):
+        prediction = predictor.predict(text)
+        console = Console(width=120, record=True, color_system=None)
+        console.print(prediction_panel(prediction, predictor.catalog))
+        shown = console.export_text()
+        path = prediction["cwe"]["path"]
+        lines = [line for line in shown.splitlines() if "confidence" not in line]
+        # one line per node, root first, each deeper node on a tree branch
+        for depth, node in enumerate(path):
+            line = next(line for line in lines if f"{node} " in line)
+            assert ("└── " in line) == (depth > 0)
+        for alternative in prediction["cwe"]["top"][1:]:
+            if alternative["p"] < 0.01:
+                assert f"{alternative['id']} {alternative['name']} (" not in shown
+        if not prediction["capec"]:
+            assert f"none linked to {prediction['cwe']['id']}" in shown
+        else:
+            assert prediction["capec"][0]["id"] in shown
