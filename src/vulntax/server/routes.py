@@ -19,6 +19,15 @@ from vulntax.server import schemas
 from vulntax.server.batching import MicroBatcher
 
 
+class _FastJSON(JSONResponse):
+    """JSON through orjson (several times faster than the standard library on predictions)."""
+
+    def render(self, content: Any) -> bytes:
+        import orjson
+
+        return orjson.dumps(content)
+
+
 @dataclass
 class Service:
     """What the routes use; kept on ``app.state.service``."""
@@ -99,7 +108,7 @@ async def predict(svc: ServiceDep, body: Annotated[schemas.PredictRequest, Body(
         [result] = await svc.batcher.predict([(body.id, body.description)])
         if "error" in result:
             return JSONResponse({"error": f"description: {result['error']}"}, status_code=422)
-        return JSONResponse(result)
+        return _FastJSON(result)
     items = [(item.id, item.description) for item in body.items]
     fits = [len(text) <= MAX_TEXT for _, text in items]
     valid = [item for item, ok in zip(items, fits, strict=True) if ok]
@@ -110,7 +119,7 @@ async def predict(svc: ServiceDep, body: Annotated[schemas.PredictRequest, Body(
         else {"id": item_id, "error": f"description longer than {MAX_TEXT:,} characters"}
         for (item_id, _), ok in zip(items, fits, strict=True)
     ]
-    return JSONResponse({"items": answers})
+    return _FastJSON({"items": answers})
 
 
 @router.get("/v1/cwe/{cwe_id}", responses=_NOT_FOUND, tags=["taxonomy"], summary="A CWE entry")
