@@ -55,6 +55,10 @@ class InputError(VulntaxError):
         super().__init__(f"{where}{message}")
 
 
+class TruncatedInputError(InputError):
+    """A compressed input ends before its data does (an interrupted download or copy)."""
+
+
 class CatalogError(VulntaxError):
     """A MITRE catalog file (CWE, CAPEC, ATT&CK) is missing or cannot be parsed."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-_BAR = 20
+_BAR = 10
+_MIN_ALTERNATIVE = 0.01  # alternatives below this probability are not shown
 _SEVERITY_STYLE = {
     "None": "dim",
     "Low": "green",
@@ -33,14 +34,8 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     if cwe.get("usage") not in (None, "Allowed", "Allowed-with-Review"):
         head.append(f"  [{cwe['usage']} for mapping]", style="magenta")
     parts.append(head)
-    path = Text("  path: ", style="dim")
-    for i, node in enumerate(cwe["path"]):
-        if i:
-            path.append(" › ", style="dim")
-        path.append(node, style="cyan")
-        path.append(f" {catalog.cwe.get(node).name}" if i < len(cwe["path"]) - 1 else "")
-    parts.append(path)
-    others = [t for t in cwe["top"] if t["id"] != cwe["id"]][:4]
+    parts.append(_path_tree(cwe["path"], catalog))
+    others = [t for t in cwe["top"] if t["id"] != cwe["id"] and t["p"] >= _MIN_ALTERNATIVE][:4]
     if others:
         parts.append(
             Text(
@@ -78,10 +73,11 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
 
     for title, key in (("CAPEC", "capec"), ("ATT&CK", "attack")):
         items = prediction.get(key, [])
-        if items:
-            parts.append(Text(f"\n{title}", style="bold"))
-            for item in items:
-                parts.append(Text(f"  {item['id']:<10} {item['name']}  ({item['p']:.2f})"))
+        parts.append(Text(f"\n{title}", style="bold"))
+        for item in items:
+            parts.append(Text(f"  {item['id']:<10} {item['name']}  ({item['p']:.2f})"))
+        if not items:
+            parts.append(Text(f"  none linked to {cwe['id']} in MITRE's catalogs", style="dim"))
     model = prediction["model"]
     title = f"vulntax · {prediction['id'] or 'description'}"
     return Panel(
@@ -90,6 +86,31 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
         subtitle=f"model {model['name']} {model['version']}",
         expand=False,
     )
+
+
+def _path_tree(path: list[str], catalog: Any) -> Any:
+    """The CWE's View-1000 path, root first, drawn as a tree (the answer last, in bold)."""
+    from rich.tree import Tree
+
+    def label(i: int, node: str) -> str:
+        style = "bold cyan" if i == len(path) - 1 else "cyan"
+        return f"[{style}]{node}[/] {_escape(catalog.cwe.get(node).name)}"
+
+    if not path:
+        return Tree("[dim]no View-1000 path[/]")
+    root = Tree(label(0, path[0]), guide_style="dim")
+    branch = root
+    for i, node in enumerate(path[1:], start=1):
+        branch = branch.add(label(i, node))
+    from rich.padding import Padding
+
+    return Padding(root, (0, 0, 0, 2))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _evidence_line(label: str, terms: list[dict[str, Any]]) -> Any:

@@ -184,9 +184,10 @@ def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> s
             lines.append(f"| {name} | {row.get('model')} | {row.get('baseline')} |")
     lines += [
         "",
-        "The full report is `metrics.json`. Limits: trained on English NVD and CNA "
-        "descriptions; labels are as noisy as their sources; CAPEC and ATT&CK come from "
-        "the CWE through MITRE's catalog links.",
+        "The full report is `metrics.json`; held-out test figures of this recipe are in "
+        "`docs/results.md`. Limits: trained on English NVD and CNA descriptions, so its labels "
+        "are as noisy as theirs; CVSS follows NVD analysts' scoring; CAPEC comes from the CWE "
+        "through MITRE's catalog links.",
         "",
     ]
     return "\n".join(lines)

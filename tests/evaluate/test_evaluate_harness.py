@@ -236,3 +236,16 @@ def test_cli_errors_are_one_line(
     assert exit_info.value.code == code
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_evaluating_a_split_the_model_learnt_from_warns(tiny_model, mini_dataset) -> None:
+    from vulntax.dataset.store import load_dataset
+    from vulntax.evaluate.harness import trained_on
+    from vulntax.models import load_model
+
+    config = load_model(tiny_model).config
+    manifest = load_dataset(mini_dataset).manifest
+    assert trained_on(config, manifest, "test") is None
+    assert "not held-out" in (trained_on(config, manifest, "train") or "")
+    refit = {**config, "training": {"data": {"train_splits": ["train"], "refit_splits": ["test"]}}}
+    assert "not held-out" in (trained_on(refit, manifest, "test") or "")

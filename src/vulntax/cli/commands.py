@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import dataset, evaluate, ingest, predict, taxonomy, train
+from vulntax.cli import dataset, evaluate, ingest, predict, serve, taxonomy, train
 
 MODULES: list[ModuleType] = [
     predict,
+    serve,
     train,
     evaluate,
     dataset,

@@ -87,6 +87,8 @@ def evaluate(
         report = evaluate_file(
             predictor, input, not quiet, batch_size=batch_size, baseline=baseline, data_dir=data_dir
         )
+    if report["run"].get("warning"):
+        typer.echo(f"warning: {report['run']['warning']}", err=True)
     if out is not None:
         from vulntax.evaluate.plots import write_plots
         from vulntax.evaluate.report import write_report

@@ -70,7 +70,24 @@ def evaluate_dataset(
     if baseline is None:
         baseline = Baseline.from_dataset(ds, predictor.catalog)
     source = {"dataset": str(ds.path), "split": split}
-    return _run(predictor, gold, ctid, baseline, source, show_progress, batch_size, started)
+    report = _run(predictor, gold, ctid, baseline, source, show_progress, batch_size, started)
+    warning = trained_on(predictor.model.config, ds.manifest, split)
+    if warning:
+        report["run"]["warning"] = warning
+    return report
+
+
+def trained_on(config: dict[str, Any], manifest: dict[str, Any], split: str) -> str | None:
+    """A warning if the model learnt from this split of a dataset with the same split dates."""
+    data = config.get("training", {}).get("data", {})
+    fitted = set(data.get("train_splits", [])) | set(data.get("refit_splits", []))
+    same_dates = config.get("dataset", {}).get("split") == manifest.get("split")
+    if split in fitted and same_dates:
+        return (
+            f"this model was trained on the {split} split of a dataset with the same split "
+            "dates: these figures are not held-out"
+        )
+    return None
 
 
 def evaluate_file(

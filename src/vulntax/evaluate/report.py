@@ -97,6 +97,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {title(report)}",
         "",
+        *([f"**Warning: {run['warning']}.**", ""] if run.get("warning") else []),
         f"{fmt(gold.get('records'))} records ({fmt(run.get('unclassified'))} not classified); "
         f"gold labels: CWE {fmt(gold.get('cwe'))}, CVSS {fmt(gold.get('cvss'))}, "
         f"CAPEC {fmt(gold.get('capec'))}, ATT&CK {fmt(gold.get('attack'))}, "

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from vulntax.errors import InputError
+from vulntax.errors import InputError, TruncatedInputError
 from vulntax.ingest._common import INVALID_JSON, UTF8_BOM, BadRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -56,9 +56,22 @@ def open_text(path: str | Path) -> io.TextIOWrapper:
 
 
 def read_head(path: str | Path, size: int) -> bytes:
-    """The first ``size`` bytes of the (decompressed) content of ``path``."""
+    """The first ``size`` bytes of the (decompressed) content of ``path``.
+
+    A truncated gzip file gives what decompresses before the cut (the records there are
+    still readable; the full read reports the truncation once it reaches it).
+    """
+    chunks: list[bytes] = []
+    got = 0
     with open_binary(path) as stream:
-        return stream.read(size)
+        try:
+            while got < size and (chunk := stream.read1(min(1 << 16, size - got))):
+                chunks.append(chunk)
+                got += len(chunk)
+        except TruncatedInputError:
+            if not chunks:
+                raise
+    return b"".join(chunks)
 
 
 class _Checked(io.RawIOBase):
@@ -76,9 +89,15 @@ class _Checked(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         try:
-            return self._inner.readinto(buffer)  # type: ignore[attr-defined]
+            if not self._compressed:
+                return self._raw.readinto(buffer)  # type: ignore[attr-defined]
+            # read1: one decompressed chunk per call, so that whatever precedes a truncation
+            # reaches the caller before the error (read/readinto would loop and lose it)
+            data = self._inner.read1(len(buffer))  # type: ignore[attr-defined]
+            buffer[: len(data)] = data
+            return len(data)
         except EOFError:
-            raise InputError(
+            raise TruncatedInputError(
                 "truncated gzip stream: the file ends before its compressed data does "
                 "(an interrupted download or copy; fetch the file again)",
                 self._path,

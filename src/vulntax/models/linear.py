@@ -142,13 +142,10 @@ class LinearModel:
         self.graph_techniques: list[str] = list(config.get("attack_graph") or labels.attack)
         self._pillar = cwe_pillar  # (n_cwe, n_pillars): the mapper's CWE features
 
-        self._terms: list[str] | None = None
-
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
         x = self.features.transform(texts)  # (B, F) CSR
-        cwe = self.cwe.probabilities(x)  # (B, n_cwe)
-        cvss = {m: head.probabilities(x) for m, head in self.cvss.items()}
+        cwe, cvss = self._probabilities(x)
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
         graph = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_graph)
         attack = graph if self.mapper is None else self._map_attack(cvss, cwe, graph)
@@ -158,6 +155,24 @@ class LinearModel:
             return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
         return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
+
+    _stacked: Any = None  # every head's weights.T side by side (F, sum of labels), made once
+
+    def _probabilities(self, x: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The CWE and CVSS heads' probabilities, from one sparse product for all heads."""
+        import scipy.sparse as sp
+
+        heads = [self.cwe, *self.cvss.values()]
+        if self._stacked is None:
+            self._stacked = sp.hstack([h.weights.T for h in heads], format="csr")
+        scores = np.asarray((x @ self._stacked).toarray(), dtype=np.float32)
+        out: list[np.ndarray] = []
+        start = 0
+        for head in heads:
+            end = start + len(head.bias)
+            out.append(softmax(scores[:, start:end] + head.bias, head.temperature))
+            start = end
+        return out[0], dict(zip(self.cvss, out[1:], strict=True))
 
     def _map_attack(
         self, cvss: dict[str, np.ndarray], cwe: np.ndarray, graph: np.ndarray
@@ -174,9 +189,7 @@ class LinearModel:
 
     @property
     def terms(self) -> list[str]:
-        if self._terms is None:
-            self._terms = self.features.terms
-        return self._terms
+        return self.features.terms
 
     @classmethod
     def fit(
@@ -222,6 +235,8 @@ class LinearModel:
             assert self._pillar is not None
             tensors["attack.mapper.cwe_pillar"] = self._pillar.astype(np.uint8)
         save_file(tensors, str(path / WEIGHTS))
+        (path / WEIGHTS).chmod(0o644)  # safetensors writes 0600: keep installed copies readable
+
         with gzip.open(path / VOCABULARY, "wt", encoding="utf-8") as handle:
             json.dump(self.terms, handle, ensure_ascii=False, separators=(",", ":"))
         write_json(path / LABELS, self.labels.to_dict())
@@ -250,7 +265,12 @@ class LinearModel:
             idf = t["tfidf.idf"]
             if not isinstance(terms, list) or len(terms) != len(idf):
                 raise ModelError(f"{path}: vocabulary and idf weights differ in length")
-            features = TfidfFeatures({str(term): i for i, term in enumerate(terms)}, idf)
+            if not all(isinstance(term, str) for term in terms):
+                raise ModelError(f"{path / VOCABULARY}: the vocabulary must be a list of strings")
+            try:
+                features = TfidfFeatures.from_terms(terms, idf)
+            except ValueError as exc:
+                raise ModelError(f"{path / VOCABULARY}: {exc}") from None
             n_features = len(idf)
             cwe = _get_head(t, "cwe", (len(labels.cwe), n_features))
             cvss = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -43,6 +43,17 @@ class TfidfFeatures:
     vocabulary: dict[str, int]  # term -> column
     idf: np.ndarray  # (F,) float32
     ngram_max: int = 2
+    _terms: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def from_terms(cls, terms: list[str], idf: np.ndarray, ngram_max: int = 2) -> TfidfFeatures:
+        """From the terms in column order (as saved), keeping that list for look-ups."""
+        vocabulary = dict(zip(terms, range(len(terms)), strict=True))
+        if len(vocabulary) != len(terms):
+            raise ValueError("the vocabulary repeats a term")
+        features = cls(vocabulary, idf, ngram_max)
+        features._terms = terms
+        return features
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any) -> TfidfFeatures:
@@ -52,10 +63,12 @@ class TfidfFeatures:
     @property
     def terms(self) -> list[str]:
         """Column index -> term."""
-        out = [""] * len(self.vocabulary)
-        for term, i in self.vocabulary.items():
-            out[i] = term
-        return out
+        if self._terms is None:
+            out = [""] * len(self.vocabulary)
+            for term, i in self.vocabulary.items():
+                out[i] = term
+            self._terms = out
+        return self._terms
 
     def transform(self, texts: Sequence[str]) -> Any:
         """(len(texts), F) float32 CSR matrix, l2-normalised rows (scikit-learn's output)."""

@@ -1,0 +1,315 @@
+"""Load test of ``vulntax serve`` on loopback: throughput and latency under concurrency.
+
+Starts the server as a subprocess on a free 127.0.0.1 port (the default model, or
+``--model DIR``), then for single-description and batch requests at each
+concurrency (1, 8, 32) runs a closed loop: that many clients, each sending its next
+request as soon as the last one is answered, for a few seconds or a request budget,
+whichever ends first. Descriptions are real NVD ones from ``--data-dir`` (default
+``../shared/data``). Prints a table and writes JSON; exits 1 if any request failed.
+
+Bounded by design: loopback only, at most ``--max-requests`` per cell, and the cells
+share a budget of ``--budget`` seconds (default 50), so one run stays under a minute
+after start-up. The load generator shares the machine with the server: on 2 cores
+its own CPU time is part of what the server's latency competes with. Besides
+latency, each cell reports the server's CPU time per request (from /proc), which
+other load on the machine disturbs far less than it disturbs latency.
+
+    python bench/load.py --model DIR [--repeat 3] [--out bench/results/load.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 8, 32)
+MODES = ("single", "batch")
+TEXTS = 2000  # distinct descriptions cycled through
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    texts = _descriptions(Path(args.data_dir), TEXTS)
+    cells = [(mode, c) for mode in MODES for c in args.concurrency]
+    seconds = min(args.seconds, args.budget / (len(cells) * args.repeat))
+    with Server(args.model) as server:
+        url = server.url
+        version = httpx.get(f"{url}/v1/version", timeout=10).json()
+        load_before = os.getloadavg()
+        rounds = [
+            [_measured(server, texts, mode, c, seconds, args) for mode, c in cells]
+            for _ in range(args.repeat)
+        ]
+        load_after = os.getloadavg()
+    results = [_median([r[i] for r in rounds]) for i in range(len(cells))]
+    report = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "vulntax": version["vulntax"],
+        "model": version["model"],
+        "settings": {
+            "seconds_per_cell": round(seconds, 2),
+            "max_requests_per_cell": args.max_requests,
+            "batch_size": args.batch_size,
+            "repeat": args.repeat,
+            "distinct_descriptions": len(texts),
+        },
+        "results": results,
+        "rounds": rounds,
+    }
+    _print(report)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    failed = sum(r["failed"] for round_ in rounds for r in round_)
+    if failed:
+        print(f"{failed} requests failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--seconds", type=float, default=6.0, help="longest time per cell")
+    parser.add_argument("--budget", type=float, default=50.0, help="seconds for all cells")
+    parser.add_argument("--max-requests", type=int, default=5000, help="most requests per cell")
+    parser.add_argument("--batch-size", type=int, default=32, help="descriptions per batch")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the median is reported")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
+    args = parser.parse_args(argv)
+    if args.budget > 55 or args.seconds <= 0 or args.max_requests < 1 or args.repeat < 1:
+        parser.error("keep --budget ≤ 55 s, --seconds > 0, --max-requests ≥ 1, --repeat ≥ 1")
+    return args
+
+
+# -- inputs and the server ------------------------------------------------------------------
+
+
+def _descriptions(data_dir: Path, count: int) -> list[str]:
+    from vulntax.ingest import read_records
+    from vulntax.records import IngestReport
+
+    feeds = sorted((data_dir / "nvd").glob("nvdcve-2.0-2022.json.gz"))
+    if not feeds:
+        sys.exit(f"no NVD 2022 feed under {data_dir}/nvd (give --data-dir)")
+    texts: list[str] = []
+    for record in read_records(feeds, IngestReport()):
+        texts.append(record.description)
+        if len(texts) >= count:
+            break
+    return texts
+
+
+class Server:
+    """``vulntax serve`` on a free loopback port, stopped on exit."""
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self.url = ""
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used (Linux), to compare with the requests served."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> Server:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port)]
+        command += ["--no-access-log"] + (["--model", self.model] if self.model else [])
+        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        self.url = url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.__exit__()
+        sys.exit(f"vulntax serve did not start: {self.process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- one cell: a closed loop of `concurrency` clients -----------------------------------------
+
+
+def _measured(
+    server: Server, texts: list[str], mode: str, concurrency: int, seconds: float, args: Any
+) -> dict[str, Any]:
+    """One cell, with the server's CPU time per request (steadier than latency on a busy host)."""
+    before = server.cpu_seconds()
+    result = asyncio.run(_cell(server.url, texts, mode, concurrency, seconds, args))
+    after = server.cpu_seconds()
+    served = result.pop("served")
+    result["server_cpu_ms_per_request"] = (
+        round(1000 * (after - before) / served, 2)
+        if before is not None and after is not None
+        else None
+    )
+    return result
+
+
+async def _cell(
+    url: str, texts: list[str], mode: str, concurrency: int, seconds: float, args: Any
+) -> dict[str, Any]:
+    size = 1 if mode == "single" else args.batch_size
+    latencies: list[float] = []
+    failures: list[str] = []
+    sent = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        def body(n: int) -> dict[str, Any]:
+            picked = [texts[(n * size + i) % len(texts)] for i in range(size)]
+            if mode == "single":
+                return {"description": picked[0], "id": str(n)}
+            return {"items": [{"id": f"{n}.{i}", "description": t} for i, t in enumerate(picked)]}
+
+        warm = min(concurrency, 8)
+        for n in range(warm):  # open connections (counted in the server's CPU time)
+            await client.post("/v1/predict", json=body(n))
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+
+        async def worker() -> None:
+            nonlocal sent
+            while time.perf_counter() < deadline and sent < args.max_requests:
+                n = sent
+                sent += 1
+                t0 = time.perf_counter()
+                try:
+                    response = await client.post("/v1/predict", json=body(n))
+                    ok = response.status_code == 200
+                    if ok and mode == "batch":
+                        ok = len(response.json()["items"]) == size
+                    if not ok:
+                        failures.append(f"{response.status_code}: {response.text[:200]}")
+                except httpx.HTTPError as exc:
+                    failures.append(f"{type(exc).__name__}: {exc}")
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu_start
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "mode": mode,
+        "concurrency": concurrency,
+        "descriptions_per_request": size,
+        "requests": len(ms),
+        "failed": len(failures),
+        "failures": failures[:5],
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(ms) / elapsed, 1),
+        "descriptions_per_s": round(len(ms) * size / elapsed, 1),
+        "p50_ms": round(_quantile(ms, 0.50), 1),
+        "p90_ms": round(_quantile(ms, 0.90), 1),
+        "p99_ms": round(_quantile(ms, 0.99), 1),
+        "max_ms": round(ms[-1], 1) if ms else None,
+        "client_cpu_share": round(client_cpu / elapsed, 2),  # of one core, load generator
+        "served": len(ms) + warm,
+    }
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over the rounds of one cell."""
+    merged = dict(runs[0])
+    figures = ("requests_per_s", "descriptions_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms")
+    for key in (*figures, "client_cpu_share", "server_cpu_ms_per_request"):
+        values = [r[key] for r in runs if r[key] is not None]
+        merged[key] = round(statistics.median(values), 2) if values else None
+    merged["requests"] = sum(r["requests"] for r in runs)
+    merged["failed"] = sum(r["failed"] for r in runs)
+    merged["failures"] = [f for r in runs for f in r["failures"]][:5]
+    merged.pop("seconds", None)
+    return merged
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = round(pages / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": memory,
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    model = report["model"]
+    machine = report["machine"]
+    print(
+        f"vulntax {report['vulntax']} · model {model['name']} {model['version']} · "
+        f"{machine['cpus']} CPUs ({machine['cpu']}) · load {report['load_average_before'][0]}"
+        f" → {report['load_average_after'][0]} · median of {report['settings']['repeat']}"
+    )
+    header = f"{'mode':<7} {'conc':>4} {'req':>6} {'fail':>4} {'req/s':>8} {'desc/s':>8}"
+    header += f" {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client':>6}"
+    header += f" {'srv cpu ms/req':>14}"
+    print(header)
+    print("-" * len(header))
+    for r in report["results"]:
+        print(
+            f"{r['mode']:<7} {r['concurrency']:>4} {r['requests']:>6} {r['failed']:>4} "
+            f"{r['requests_per_s']:>8.1f} {r['descriptions_per_s']:>8.1f} {r['p50_ms']:>7.1f} "
+            f"{r['p90_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
+            f"{r['client_cpu_share']:>6.2f} {r['server_cpu_ms_per_request']:>14}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

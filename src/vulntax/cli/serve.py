@@ -1,0 +1,67 @@
+"""``vulntax serve``: the HTTP API and the analyst web page over one loaded model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, help="TCP port to listen on."),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."
+    ),
+    data_dir: str = typer.Option(
+        None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
+    ),
+    access_log: bool = typer.Option(True, help="Log one line per request."),
+) -> None:
+    """Serve the prediction API (/v1/...) and the analyst web page (/) over HTTP."""
+    from vulntax.errors import UsageError
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535 (got {port})")
+    _check_free(host, port)
+
+    import uvicorn
+
+    from vulntax.predictor import Predictor
+    from vulntax.server.app import create_app
+
+    predictor = Predictor(model, data_dir=data_dir)
+    app = create_app(predictor)
+    shown = f"[{host}]" if ":" in host else host
+    info = predictor.model_info
+    typer.echo(
+        f"vulntax serve: model {info['name']} {info['version']} on http://{shown}:{port}/ "
+        "(Ctrl-C stops)",
+        err=True,
+    )
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+
+
+def _check_free(host: str, port: int) -> None:
+    """A clear error now, rather than a uvicorn traceback after the model has loaded."""
+    import socket
+
+    from vulntax.errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: not an address of this machine ({exc.strerror})") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or --host"
+            ) from exc

@@ -1,0 +1,24 @@
+"""Fixtures of the service tests: the app over the tiny real model, in process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vulntax.predictor import Predictor
+from vulntax.server.app import create_app
+
+
+@pytest.fixture(scope="session")
+def predictor(tiny_model: Path) -> Predictor:
+    return Predictor(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def client(predictor: Predictor) -> Iterator[TestClient]:
+    """The app with its lifespan running (the micro-batcher started)."""
+    with TestClient(create_app(predictor), raise_server_exceptions=False) as test_client:
+        yield test_client
