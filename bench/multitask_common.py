@@ -56,17 +56,18 @@ def setup(dataset_dir: str, data_dir: str) -> dict[str, Any]:
 
 
 def subset_examples(examples: Any, rows: Any) -> Any:
-    from vulntax.models.data import Examples
+    """The examples at ``rows``: every per-row field cut alike (CVSS: per metric)."""
+    import dataclasses
 
     rows = list(rows)
-    return Examples(
-        ids=[examples.ids[i] for i in rows],
-        texts=[examples.texts[i] for i in rows],
-        cwe_gold=[examples.cwe_gold[i] for i in rows],
-        cwe_source=[examples.cwe_source[i] for i in rows],
-        cvss={m: [v[i] for i in rows] for m, v in examples.cvss.items()},
-        cvss_source=[examples.cvss_source[i] for i in rows],
-    )
+    cut: dict[str, Any] = {}
+    for field in dataclasses.fields(examples):
+        value = getattr(examples, field.name)
+        if isinstance(value, dict):
+            cut[field.name] = {k: [v[i] for i in rows] for k, v in value.items()}
+        else:
+            cut[field.name] = [value[i] for i in rows]
+    return dataclasses.replace(examples, **cut)
 
 
 def evaluate(model_dir: str, env: dict[str, Any], split: str, data_dir: str) -> dict[str, Any]:

@@ -53,8 +53,12 @@ def main() -> None:
     parser.add_argument("--models", default="multitask,flat_finetune,linear")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--splits", default="test")
+    parser.add_argument("--report", action="store_true", help="print the table and stop")
     args = parser.parse_args()
     out = Path(args.out)
+    if args.report:
+        report(out / "results.jsonl")
+        return
     out.mkdir(parents=True, exist_ok=True)
     env = common.setup(args.dataset, args.data_dir)
     full = env["train"]
@@ -83,6 +87,27 @@ def main() -> None:
                 with (out / "results.jsonl").open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)
+
+
+KEYS = ["cwe_top1", "cwe_hierarchy", "cvss_mean_metric_accuracy", "capec_recall@5"]
+
+
+def report(path: Path) -> None:
+    """One Markdown table: test figures per fraction and model (the last run of each wins)."""
+    runs: dict[tuple[float, str], dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            runs[(row["fraction"], row["model"])] = row
+    print("| fraction | rows | model | fit s | " + " | ".join(KEYS) + " |")
+    print("|---" * (len(KEYS) + 4) + "|")
+    for (fraction, name), row in sorted(runs.items()):
+        cells = [f"{row['test'][k]:.3f}" if row["test"].get(k) is not None else "–" for k in KEYS]
+        print(
+            f"| {fraction:g} | {row['rows']:,} | {name} | {row['fit_seconds']} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
 
 if __name__ == "__main__":
