@@ -7,8 +7,9 @@ with that kind's settings, e.g. ``[linear]``. Every key is checked; the
 resolved config is saved in the model's ``config.json``.
 
 After fitting, the model is evaluated on the calibration split (held out from
-fitting) and the figures go to ``metrics.json``; the model card
-(``README.md``) is written from the config and those figures.
+fitting) and the figures go to ``metrics.json`` (a CVSS-only kind such as ``lsnet``:
+its CVSS figures alone); the model card (``README.md``) is written from the config
+and those figures.
 """
 
 from __future__ import annotations
@@ -120,10 +121,15 @@ def train_model(
     fit_seconds = round(time.perf_counter() - started, 1)
     log(f"saved {config.kind} model to {out} ({fit_seconds} s)")
 
-    predictor = Predictor(out, data_dir=data_dir)
-    report = evaluate_dataset(
-        predictor, dataset, config.data.calibration_split, show_progress=False
-    )
+    if model.labels.cwe:
+        predictor = Predictor(out, data_dir=data_dir)
+        report = evaluate_dataset(
+            predictor, dataset, config.data.calibration_split, show_progress=False
+        )
+    else:  # a CVSS-only model (lsnet) is measured alone; it serves inside a composite
+        from vulntax.evaluate.cvss_only import evaluate_cvss
+
+        report = evaluate_cvss(model, dataset, config.data.calibration_split, catalog)
     metrics = {"split": config.data.calibration_split, "fit_seconds": fit_seconds, **report}
     if config.data.refit_splits:
         # the figures above stay those of the calibrated model; the shipped weights learn

@@ -18,6 +18,7 @@ KINDS: dict[str, str] = {
     "linear": "vulntax.models.linear:LinearModel",
     "composite": "vulntax.models.composite:CompositeModel",
     "multitask": "vulntax.models.multitask.model:MultitaskModel",
+    "lsnet": "vulntax.models.lsnet.model:LSNetModel",
 }
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
