@@ -4,9 +4,10 @@ Descriptions are tokenized once; batches group texts of similar length (sorted b
 length with random jitter, batch order shuffled each epoch), so little is padded.
 Loss: the sum over the eight metrics of the cross-entropy (rows without a metric's
 label are ignored). Optimiser: Adam, learning rate warmed up over the first 200 steps
-(a tenth of the run, if shorter) and then decayed linearly to zero over the planned
-steps. ``max_minutes`` ends training early (the saved config's ``lsnet_history`` and
-the log say how many steps were run).
+(a tenth of the run, if shorter) and then decayed linearly to zero by the end of the
+run: the planned steps, or the ``max_minutes`` time budget if that comes first (on a
+slow or busy machine training then ends on schedule, with a fully decayed learning
+rate, after fewer steps; the saved config's ``lsnet_history`` and the log say how many).
 """
 
 from __future__ import annotations
@@ -77,13 +78,21 @@ def train_network(
     steps_per_epoch = math.ceil(len(ids) / batch_size)
     planned = epochs * steps_per_epoch
     warmup = max(1, min(WARMUP_STEPS, planned // 10))
+    started = time.perf_counter()
+    budget = 60 * max_minutes if max_minutes is not None else None
+
+    def progress(s: int) -> float:  # fraction of the run done: steps, or time if that is first
+        done = s / max(1, planned)
+        if budget is not None:
+            done = max(done, (time.perf_counter() - started) / budget)
+        return min(1.0, done)
+
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1.0 - s / max(1, planned))
+        optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1.0 - progress(s))
     )
     target = torch.from_numpy(targets)
     member = torch.from_numpy(membership)
-    started = time.perf_counter()
     history: dict[str, Any] = {"loss": [], "epoch_loss": [], "planned_steps": planned}
     step, stopped = 0, "all epochs run"
     net.train()
