@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import dataset, evaluate, ingest, predict, serve, taxonomy, train
+from vulntax.cli import compose, dataset, evaluate, ingest, predict, serve, taxonomy, train
 
 MODULES: list[ModuleType] = [
     predict,
     serve,
     train,
+    compose,
     evaluate,
     dataset,
     taxonomy,
