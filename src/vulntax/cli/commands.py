@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import dataset, evaluate, ingest, predict, serve, taxonomy, train
+from vulntax.cli import analyze, dataset, evaluate, ingest, predict, serve, taxonomy, train
 
 MODULES: list[ModuleType] = [
     predict,
@@ -14,4 +14,5 @@ MODULES: list[ModuleType] = [
     dataset,
     taxonomy,
     ingest,
+    analyze,
 ]
