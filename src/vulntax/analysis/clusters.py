@@ -130,17 +130,17 @@ def analyze(
 
     started = time.perf_counter()
     ks = sorted(set(k_range))
-    _check(len(texts), cvss, cwes, sample, ks)
+    check(len(texts), sample, ks)
+    missing = [m for m in CVSS_COLUMNS if m not in cvss]
+    if missing:
+        raise UsageError(f"the CVSS columns lack {', '.join(missing)}")
+    if any(len(cvss[m]) != len(texts) for m in CVSS_COLUMNS) or len(cwes) != len(texts):
+        raise UsageError("texts, CVSS columns and CWE labels differ in length")
     rng = np.random.default_rng(seed)
     # 1. sample
     rows = np.sort(rng.choice(len(texts), size=min(sample, len(texts)), replace=False))
     picked = [texts[int(i)] for i in rows]
     n = len(picked)
-    if n < MIN_PER_CLUSTER * ks[-1]:
-        raise UsageError(
-            f"{n} records are too few for k up to {ks[-1]} (at least {MIN_PER_CLUSTER} "
-            "per cluster): lower --k-max or raise --sample"
-        )
     # 2. project
     vectorizer, pca, x = fit_projection(picked, components, max_features, min_df, seed)
     z = pca.transform(x).astype(np.float32)  # (n, C)
@@ -214,22 +214,18 @@ def analyze(
     )
 
 
-def _check(
-    records: int,
-    cvss: Mapping[str, Sequence[str | None]],
-    cwes: Sequence[Sequence[str]],
-    sample: int,
-    ks: Sequence[int],
-) -> None:
-    if not ks or ks[0] < 2:
+def check(records: int, sample: int, ks: Sequence[int]) -> None:
+    """Raise :class:`UsageError` where the study cannot run on ``records`` texts."""
+    if not ks or min(ks) < 2:
         raise UsageError("the number of clusters starts at 2 at least")
     if sample < 50:
         raise UsageError(f"a sample of {sample} is too small: take 50 records at least")
-    missing = [m for m in CVSS_COLUMNS if m not in cvss]
-    if missing:
-        raise UsageError(f"the CVSS columns lack {', '.join(missing)}")
-    if any(len(cvss[m]) != records for m in CVSS_COLUMNS) or len(cwes) != records:
-        raise UsageError("texts, CVSS columns and CWE labels differ in length")
+    n = min(sample, records)
+    if n < MIN_PER_CLUSTER * max(ks):
+        raise UsageError(
+            f"{n:,} records are too few for k up to {max(ks)} (at least {MIN_PER_CLUSTER} "
+            "per cluster): lower --k-max or raise --sample"
+        )
 
 
 def elbow(ks: Sequence[int], sse: Sequence[float]) -> int:

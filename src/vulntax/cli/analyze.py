@@ -40,7 +40,7 @@ def clusters(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file, not a folder")
 
-    from vulntax.analysis.clusters import analyze
+    from vulntax.analysis.clusters import analyze, check
     from vulntax.analysis.report import write_report
     from vulntax.dataset.store import load_dataset
     from vulntax.models.data import DataConfig, load_examples
@@ -49,6 +49,7 @@ def clusters(
     started = time.perf_counter()
     ds = load_dataset(dataset)
     examples = load_examples(ds, [split], DataConfig(cwe_window_years=None), training=True)
+    check(len(examples.texts), sample, range(k_min, k_max + 1))
     with progress(not quiet) as bar:
         analysis = analyze(
             examples.texts,
