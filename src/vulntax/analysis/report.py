@@ -147,7 +147,7 @@ def cvss_figure(a: ClusterAnalysis) -> Any:
     left.set_title("share of each CVSS v3 base-metric value (records with a full vector)")
     right.imshow(scores, cmap="OrRd", vmin=0, vmax=10, aspect="auto")
     _annotate(right, scores, "{:.1f}", 6.5)
-    right.set_xticks(range(3), list(SCORES), rotation=90)
+    right.set_xticks(range(3), ["base", "impact", "expl."])
     right.set_yticks(range(len(rows)), [name for name, _ in rows])
     right.axhline(len(rows) - 1.5, color="black", lw=1.5)
     right.set_title("mean score")
@@ -270,7 +270,8 @@ def markdown(a: ClusterAnalysis, run: dict[str, Any]) -> str:
 def interpret(c: ClusterProfile, overall: dict[str, Any]) -> str:
     """One sentence about a cluster, built only from its figures."""
     parts = [
-        f"**Cluster {c.cluster}** ({c.size:,} records, {c.share:.0%}) is marked by the terms "
+        f"**Cluster {c.cluster}** ({c.size:,} records, {c.share:.0%}"
+        f"{', the bulk of the sample' if c.share >= 0.5 else ''}) is marked by the terms "
         f"{_terms(c.distinctive_terms, 5)}"
     ]
     if c.cwes:
@@ -299,7 +300,11 @@ def _terms(terms: list[tuple[str, float]], n: int) -> str:
 
 
 def _cwes(c: ClusterProfile) -> str:
-    return ", ".join(f"{cwe} {share:.0%}" for cwe, share in c.cwes) or "—"
+    return ", ".join(f"{cwe} {_share(share)}" for cwe, share in c.cwes) or "—"
+
+
+def _share(share: float) -> str:
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
 def _num(value: float | None) -> str:
