@@ -121,12 +121,16 @@ def analyze(
     min_df: int = 3,
     progress: Any = None,
 ) -> ClusterAnalysis:
-    """The clustering study of ``texts``; ``cvss`` holds one list per base metric."""
+    """The clustering study of ``texts``; ``cvss`` holds one list per base metric.
+
+    ``progress`` is a bar from :func:`vulntax.progress.progress` that shows the k sweep;
+    none: no bar. Argument errors are :class:`UsageError`.
+    """
     from sklearn.cluster import KMeans
     from sklearn.metrics import calinski_harabasz_score, silhouette_score
     from sklearn.mixture import GaussianMixture
 
-    from vulntax.progress import progress as silent
+    from vulntax.progress import progress as progress_bar
 
     started = time.perf_counter()
     ks = sorted(set(k_range))
@@ -148,8 +152,8 @@ def analyze(
     # 3. sweep k
     criteria: list[Criteria] = []
     models: dict[int, Any] = {}
-    with silent(False) as quiet:
-        bar = progress if progress is not None else quiet
+    with progress_bar(enabled=False) as silent:
+        bar = progress if progress is not None else silent
         task = bar.add_task("clustering: k sweep", total=len(ks))
         for k in ks:
             kmeans = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(z)
