@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vulntax.cli import compose, dataset, evaluate, ingest, predict, serve, taxonomy, train
+from vulntax.cli import (
+    analyze,
+    compose,
+    dataset,
+    evaluate,
+    ingest,
+    predict,
+    serve,
+    taxonomy,
+    train,
+)
 
 MODULES: list[ModuleType] = [
     predict,
@@ -15,4 +25,5 @@ MODULES: list[ModuleType] = [
     dataset,
     taxonomy,
     ingest,
+    analyze,
 ]

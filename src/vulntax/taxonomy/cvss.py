@@ -110,6 +110,17 @@ def score(vector: str) -> CvssScore:
     )
 
 
+def subscores(vector: str) -> tuple[float, float, float]:
+    """(base score, impact subscore, exploitability subscore) of a v3.0/v3.1 vector.
+
+    The subscores are ``cvss``'s own (``CVSS3.isc`` and ``CVSS3.esc``), rounded to one
+    decimal as NVD publishes them; an impact below zero (scope changed, no impact) is 0.
+    """
+    parsed = _parse(vector)
+    impact = max(0.0, float(parsed.isc))
+    return float(parsed.scores()[0]), round(impact, 1), round(float(parsed.esc), 1)
+
+
 def describe(vector: str) -> list[tuple[str, str, str, str]]:
     """Each base metric spelled out: ``[("AV", "Attack Vector", "N", "Network"), ...]``."""
     metrics = metrics_from_vector(vector)
