@@ -221,11 +221,6 @@ def test_cli_error_in_a_real_process(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="space.py unpacks the axes' shape outside its try: 1-D axes escape as ValueError",
-)
 def test_saved_axes_of_the_wrong_rank_are_a_model_error(space: ClusterSpace) -> None:
     tensors = dict(space.to_tensors())
     tensors["space.axes"] = tensors["space.axes"][0]

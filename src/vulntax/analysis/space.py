@@ -128,11 +128,12 @@ class ClusterSpace:
             features = TfidfFeatures.from_terms(terms, arrays["idf"], ngram_max=1)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"the saved cluster space is incomplete or malformed ({exc})") from exc
-        n_terms, (n_axes, width) = len(terms), arrays["axes"].shape
+        axes, centroids = arrays["axes"], arrays["centroids"]
         if not (
-            len(arrays["idf"]) == n_terms == width == len(arrays["mean"])
-            and arrays["centroids"].ndim == 2
-            and arrays["centroids"].shape[1] == n_axes
+            axes.ndim == 2
+            and centroids.ndim == 2
+            and len(arrays["idf"]) == len(terms) == axes.shape[1] == len(arrays["mean"])
+            and centroids.shape[1] == axes.shape[0] == len(arrays["explained"])
             and scale > 0
         ):
             raise ModelError("the saved cluster space's arrays do not fit together")
