@@ -29,9 +29,13 @@ SUMMARY = {
 
 
 def cvss_columns(model: Any, texts: list[str], batch_size: int = BATCH_SIZE) -> PredictionColumns:
-    """The CVSS columns of ``model``'s predictions for ``texts`` (argmax per metric)."""
+    """The CVSS columns of ``model``'s predictions for the descriptions ``texts`` (argmax per
+    metric), which are normalised as the predictor normalises them (:func:`model_input`)."""
+    from vulntax.predictor import MAX_TEXT
     from vulntax.taxonomy.cvss import score, vector_from_metrics
+    from vulntax.text import model_input
 
+    texts = [model_input(t[:MAX_TEXT]) for t in texts]
     columns = PredictionColumns()
     scored: dict[tuple[str, ...], Any] = {}
     values = model.labels.cvss
