@@ -163,6 +163,7 @@ def train_model(
 def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> str:
     """A short Markdown model card: what the model is, how it was made, how well it does."""
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    cvss_only = config["kind"] in CVSS_ONLY_KINDS
     data = config.get("training", {}).get("data", {})
     catalogs = ", ".join(f"{k} {v}" for k, v in config.get("catalog", {}).items())
     lines = [
@@ -174,10 +175,10 @@ def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> s
         f"with vulntax {config.get('vulntax_version', '?')}",
         f"- catalogs: {catalogs}",
         f"- dataset split: {json.dumps(config.get('dataset', {}).get('split', {}))}",
-        f"- fitted on {data.get('train_splits')} (CWE: last {data.get('cwe_window_years')} "
-        f"years; CVSS: last {data.get('cvss_window_years') or 'all'} years), "
+        f"- fitted on {data.get('train_splits')} ({_windows(data, cvss_only)}), "
         f"calibrated on `{data.get('calibration_split')}`"
         + (f", then refit on {data['refit_splits']}" if data.get("refit_splits") else ""),
+        *_history(config.get("lsnet_history")),
         f"- size on disk: {size / 1e6:.1f} MB",
         "",
         f"## Held-out figures ({metrics.get('split')} split)",
@@ -191,12 +192,37 @@ def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> s
     lines += [
         "",
         "The full report is `metrics.json`; held-out test figures of this recipe are in "
-        "`docs/results.md`. Limits: trained on English NVD and CNA descriptions, so its labels "
-        "are as noisy as theirs; CVSS follows NVD analysts' scoring; CAPEC comes from the CWE "
-        "through MITRE's catalog links.",
+        f"`{RESULTS_DOCS.get(config['kind'], 'docs/results.md')}`. Limits: trained on English "
+        "NVD and CNA descriptions, so its labels are as noisy as theirs; CVSS follows NVD "
+        "analysts' scoring"
+        + (
+            "; it predicts CVSS only and serves inside a composite beside a CWE model."
+            if cvss_only
+            else "; CAPEC comes from the CWE through MITRE's catalog links."
+        ),
         "",
     ]
     return "\n".join(lines)
+
+
+CVSS_ONLY_KINDS = ("lsnet",)
+RESULTS_DOCS = {"multitask": "docs/multitask.md", "lsnet": "docs/lsnet.md"}
+
+
+def _windows(data: dict[str, Any], cvss_only: bool) -> str:
+    cvss = data.get("cvss_window_years")
+    text = f"CVSS: {f'the last {cvss} years' if cvss else 'all years'}"
+    return text if cvss_only else f"CWE: the last {data.get('cwe_window_years')} years; {text}"
+
+
+def _history(history: Any) -> list[str]:
+    """The training run's length, where a kind records it (lsnet's time budget)."""
+    if not isinstance(history, dict) or "steps" not in history:
+        return []
+    return [
+        f"- trained {history['steps']:,} of {history.get('planned_steps', '?'):,} planned steps "
+        f"in {history.get('seconds', '?')} s ({history.get('stopped', '?')})"
+    ]
 
 
 def config_template(kind: str = "linear") -> str:
