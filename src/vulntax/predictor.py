@@ -109,7 +109,7 @@ class Predictor:
         if missing:
             raise ModelError(
                 f"model {self.model_info['name']!r} does not predict {' or '.join(missing)}; "
-                "serve it inside a composite model (vulntax.models.composite.compose)"
+                "serve it inside a composite model beside one that does (vulntax compose --help)"
             )
         cwe_choice = self._decode_cwe(output.cwe)
         cwe_evidence = output.explain("cwe", np.array([c[1] for c in cwe_choice]), k)
