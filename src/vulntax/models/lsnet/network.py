@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vulntax.models.multitask.encoders import TransformerStack
+from vulntax.models.multitask.encoders import TransformerStack, init_weights
 
 
 class LSNet(nn.Module):
@@ -56,7 +56,7 @@ class LSNet(nn.Module):
         self.fc = nn.Linear(filters * len(self.kernel_sizes), hidden)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({m: nn.Linear(hidden, n) for m, n in classes.items()})
-        self.apply(_init)
+        self.apply(init_weights)
 
     def forward(
         self, ids: torch.Tensor, mask: torch.Tensor, membership: torch.Tensor
@@ -76,13 +76,3 @@ class LSNet(nn.Module):
             pooled.append(h.amax(dim=2))
         z = self.dropout(F.relu(self.fc(torch.cat(pooled, dim=1))))
         return {m: head(z) for m, head in self.heads.items()}
-
-
-def _init(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear | nn.Embedding):
-        nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()

@@ -241,14 +241,15 @@ def scratch(
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     stack = TransformerStack(tokenizer.get_vocab_size(), dim, layers, heads, 2 * dim, max_length)
-    stack.apply(_init_weights)
+    stack.apply(init_weights)
     torch.random.set_rng_state(generator_state)
     encoder = TextEncoder("scratch", tokenizer, stack, max_length)
     encoder.fingerprint = "scratch"  # trained weights: never cached
     return encoder
 
 
-def _init_weights(module: nn.Module) -> None:
+def init_weights(module: nn.Module) -> None:
+    """BERT's initialisation: normal(0, 0.02) weights, zero biases, a zero padding embedding."""
     if isinstance(module, nn.Linear | nn.Embedding):
         nn.init.normal_(module.weight, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
