@@ -38,7 +38,10 @@ def test_compose_writes_a_model_that_predicts(tiny_model: Path, tmp_path: Path) 
     ("args", "message"),
     [
         (["--part", "a", "--head", "cwe=a"], "expected NAME=DIR"),
-        (["--part", "a=/no/such/dir", "--head", "cwe=a"], "not a model directory"),
+        (["--part", "a=/no/such/dir", "--head", "cwe=a", "--head", "cvss=a",
+          "--head", "capec=a", "--head", "attack=a"], "not a model directory"),
+        (["--part", "a={tmp}", "--head", "cwe=a", "--head", "cvss=a",
+          "--head", "capec=a", "--head", "attack=a"], "not a model directory"),
         (["--part", "a={model}", "--head", "cwe=a"], "composite heads must map"),
         (["--part", "a={model}", "--head", "cwe=a", "--head", "cwe=a"], "given twice"),
         (["--part", "a={model}", "--head", "cvss=a:x"], "not NAME:WEIGHT"),
@@ -49,7 +52,8 @@ def test_compose_writes_a_model_that_predicts(tiny_model: Path, tmp_path: Path) 
 def test_bad_compositions_are_one_line_errors(
     tiny_model: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    done = run("compose", *[a.format(model=tiny_model) for a in args], "--out", str(tmp_path / "c"))
+    filled = [a.format(model=tiny_model, tmp=tmp_path) for a in args]
+    done = run("compose", *filled, "--out", str(tmp_path / "c"))
     assert done.returncode != 0
     assert message in done.stderr
     assert "Traceback" not in done.stderr

@@ -48,8 +48,6 @@ def compose(
             raise UsageError(f"--part {item!r}: expected NAME=DIR")
         if key in parts:
             raise UsageError(f"--part {key!r} is given twice")
-        if not Path(folder).is_dir():
-            raise UsageError(f"--part {item!r}: {folder} is not a model directory")
         parts[key] = Path(folder)
     heads: dict[str, str | dict[str, float]] = {}
     for item in head:

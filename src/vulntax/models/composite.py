@@ -152,6 +152,9 @@ def compose(
 ) -> Path:
     """Write a composite model directory to ``out`` from existing model directories."""
     _check_heads(heads, parts, out)
+    for part, source in parts.items():  # before anything is copied
+        if not (Path(source) / CONFIG).is_file():
+            raise ModelError(f"part {part!r}: {source} is not a model directory (no {CONFIG})")
     out.mkdir(parents=True, exist_ok=True)
     stored = {}
     for part, source in parts.items():
