@@ -148,7 +148,11 @@ class CompositeModel:
 
 
 def compose(
-    out: Path, parts: dict[str, Path], heads: dict[str, str], name: str, version: str
+    out: Path,
+    parts: dict[str, Path],
+    heads: dict[str, str | dict[str, float]],
+    name: str,
+    version: str,
 ) -> Path:
     """Write a composite model directory to ``out`` from existing model directories."""
     _check_heads(heads, parts, out)
