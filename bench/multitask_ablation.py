@@ -136,7 +136,9 @@ KEYS = [
 ]
 
 
-def report(path: Path) -> None:
+def report(path: Path, keys: list[str] = KEYS, timings: tuple[str, ...] = ()) -> None:
+    """Markdown tables (validation, test) of ``keys``' means ± sd over seeds per variant, and
+    the means of the per-run ``timings`` fields (e.g. ``fit_seconds``) where given."""
     import statistics
 
     merged: dict[tuple[str, int], dict[str, Any]] = {}
@@ -146,14 +148,14 @@ def report(path: Path) -> None:
             merged.setdefault((row["variant"], row["seed"]), {}).update(row)
     rows = list(merged.values())
     for split in ("validation", "test"):
-        print(f"\n{split}\n| variant | seeds | " + " | ".join(KEYS) + " |")
-        print("|---" * (len(KEYS) + 2) + "|")
+        print(f"\n{split}\n| variant | seeds | " + " | ".join([*keys, *timings]) + " |")
+        print("|---" * (len(keys) + len(timings) + 2) + "|")
         for name in dict.fromkeys(r["variant"] for r in rows):
             runs = [r[split] for r in rows if r["variant"] == name and split in r]
             if not runs:
                 continue
             cells = []
-            for key in KEYS:
+            for key in keys:
                 if name == "flat_finetune" and key.startswith("levels_"):
                     cells.append("–")  # no level heads were trained
                     continue
@@ -164,6 +166,9 @@ def report(path: Path) -> None:
                     cells.append(f"{values[0]:.3f}")
                 else:
                     cells.append(f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}")
+            for key in timings:
+                spent = [r[key] for r in rows if r["variant"] == name and key in r]
+                cells.append(f"{statistics.mean(spent):.0f}" if spent else "–")
             print(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
 
 
