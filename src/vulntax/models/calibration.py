@@ -38,3 +38,21 @@ def fit_temperature(scores: np.ndarray, targets: np.ndarray) -> float:
 
     result = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(1e3)), method="bounded")
     return float(np.exp(result.x))
+
+
+def fit_cvss_temperatures(
+    logits: dict[str, np.ndarray],
+    values: dict[str, list[str]],
+    gold: dict[str, list[str | None]],
+) -> dict[str, float]:
+    """One temperature per CVSS metric: ``logits[m]`` (N, n_values) scored against the gold
+    values ``gold[m]`` (None, or a value not in ``values[m]``, leaves a row out)."""
+    temperatures: dict[str, float] = {}
+    for metric, labels in values.items():
+        index = {v: i for i, v in enumerate(labels)}
+        column = gold[metric]
+        pairs = [(i, index[v]) for i, v in enumerate(column) if v is not None and v in index]
+        keep = [i for i, _ in pairs]
+        y = np.asarray([j for _, j in pairs], dtype=np.int64)
+        temperatures[metric] = fit_temperature(logits[metric][keep], y)
+    return temperatures

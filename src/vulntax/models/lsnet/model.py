@@ -35,7 +35,7 @@ from vulntax.models.base import (
     read_json,
     write_json,
 )
-from vulntax.models.calibration import fit_temperature, softmax
+from vulntax.models.calibration import fit_cvss_temperatures, softmax
 from vulntax.models.lsnet.config import LSNetConfig
 from vulntax.models.lsnet.network import LSNet
 from vulntax.models.lsnet.training import IGNORE, infer, token_ids, train_network
@@ -84,14 +84,7 @@ class LSNetModel:
     def calibrate(self, examples: Any) -> None:
         """Fit one temperature per CVSS metric on held-out ``examples``."""
         out = self.logits(examples.texts)
-        temps: dict[str, float] = {}
-        for metric, values in self.labels.cvss.items():
-            index = {v: i for i, v in enumerate(values)}
-            column = examples.cvss[metric]
-            keep = [i for i, v in enumerate(column) if v in index]
-            y = np.asarray([index[column[i]] for i in keep], dtype=np.int64)
-            temps[metric] = fit_temperature(out[metric][keep], y)
-        self._temperatures = temps
+        self._temperatures = fit_cvss_temperatures(out, self.labels.cvss, examples.cvss)
 
     # ------------------------------------------------------------------ training
     @classmethod

@@ -32,7 +32,7 @@ from vulntax.models.base import (
     read_json,
     write_json,
 )
-from vulntax.models.calibration import fit_temperature, softmax
+from vulntax.models.calibration import fit_cvss_temperatures, fit_temperature, softmax
 from vulntax.models.multitask import encoders as enc
 from vulntax.models.multitask.cache import cache_root, cached_embeddings
 from vulntax.models.multitask.config import MultitaskConfig
@@ -143,12 +143,7 @@ class MultitaskModel:
             out["cwe"], out["levels"], self.hierarchy, self.params.cwe_output
         )
         temps = {"cwe": fit_temperature(scores[rows], np.asarray(ys, dtype=np.int64))}
-        for metric, values in self.labels.cvss.items():
-            vindex = {v: i for i, v in enumerate(values)}
-            column = examples.cvss[metric]
-            keep = [i for i, v in enumerate(column) if v is not None and v in vindex]
-            y = np.asarray([vindex[column[i]] for i in keep], dtype=np.int64)
-            temps[metric] = fit_temperature(out["cvss"][metric][keep], y)
+        temps.update(fit_cvss_temperatures(out["cvss"], self.labels.cvss, examples.cvss))
         self._temperatures = temps
 
     # ------------------------------------------------------------------ persistence
