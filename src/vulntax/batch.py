@@ -24,9 +24,12 @@ import orjson
 
 from vulntax.records import CveRecord, IngestReport
 
-Item = tuple[str | None, str] | dict[str, Any]
+# (id, text), or (id, text, record) where the record's metadata or JSON is wanted; an error object
+Item = tuple[str | None, str] | tuple[str | None, str, CveRecord] | dict[str, Any]
+Serialiser = Callable[[list[Item], list[dict[str, Any]]], bytes]
 
 _WORKER_PREDICTOR: Any = None  # set in the parent before forking; inherited by the workers
+_WORKER_SERIALISE: Any = None
 
 
 @dataclass
@@ -48,13 +51,18 @@ def encode(results: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in results)
 
 
-def items_of(path: Path, report: IngestReport) -> Iterator[Item]:
-    """(id, description) for each readable record of ``path``; an error object otherwise."""
+def items_of(
+    path: Path, report: IngestReport, with_records: bool = False, keep_raw: bool = False
+) -> Iterator[Item]:
+    """(id, description) for each readable record of ``path``; an error object otherwise.
+
+    ``with_records`` adds the record itself (its metadata; with ``keep_raw`` its CVE JSON 5).
+    """
     from vulntax.ingest import read
 
-    for item in read(path, report=report):
+    for item in read(path, report=report, keep_raw=keep_raw):
         if isinstance(item, CveRecord):
-            yield (item.id, item.description)
+            yield (item.id, item.description, item) if with_records else (item.id, item.description)
         else:
             yield {"id": item.id, "error": item.reason}
 
@@ -66,29 +74,31 @@ def predict_lines(
     batch_size: int = 512,
     workers: int = 1,
     on_batch: Callable[[int], None] | None = None,
+    serialise: Serialiser | None = None,
 ) -> BatchResult:
-    """Predict ``items`` and write one JSON line each to ``sink``; returns the counts."""
+    """Predict ``items`` and write them to ``sink`` (``serialise``: JSON lines by default)."""
     result = BatchResult()
 
-    def write(block: bytes, count: int) -> None:
+    def write(done: tuple[bytes, int], count: int) -> None:
+        block, errors = done
         sink.write(block)
         result.lines += count
-        result.errors += block.count(b'"error":')
+        result.errors += errors
         if on_batch:
             on_batch(count)
 
     batches = _batches(items, batch_size)
     if workers <= 1:
         for batch in batches:
-            write(_predict(predictor, batch), len(batch))
+            write(_predict(predictor, batch, serialise), len(batch))
         return result
 
-    global _WORKER_PREDICTOR
-    _WORKER_PREDICTOR = predictor
+    global _WORKER_PREDICTOR, _WORKER_SERIALISE
+    _WORKER_PREDICTOR, _WORKER_SERIALISE = predictor, serialise
     context = multiprocessing.get_context("fork")  # workers inherit the loaded model
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending: deque[tuple[Future[bytes], int]] = deque()
+            pending: deque[tuple[Future[tuple[bytes, int]], int]] = deque()
             for batch in batches:
                 pending.append((pool.submit(_work, batch), len(batch)))
                 if len(pending) >= 2 * workers:
@@ -98,7 +108,7 @@ def predict_lines(
                 future, count = pending.popleft()
                 write(future.result(), count)
     finally:
-        _WORKER_PREDICTOR = None
+        _WORKER_PREDICTOR = _WORKER_SERIALISE = None
     return result
 
 
@@ -113,11 +123,25 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-def _predict(predictor: Any, batch: list[Item]) -> bytes:
-    pairs = [b for b in batch if isinstance(b, tuple)]
-    predicted = iter(predictor.predict_batch(pairs))
-    return encode([next(predicted) if isinstance(b, tuple) else b for b in batch])
+def _predict(
+    predictor: Any, batch: list[Item], serialise: Serialiser | None = None
+) -> tuple[bytes, int]:
+    """The serialised block of a batch, and how many of its records are errors."""
+    todo = [b for b in batch if isinstance(b, tuple)]
+    records = [b[2] if len(b) > 2 else None for b in todo]
+    pairs = [(b[0], b[1]) for b in todo]
+    if any(r is not None for r in records):
+        predicted = iter(predictor.predict_batch(pairs, metadata=records))
+    else:
+        predicted = iter(predictor.predict_batch(pairs))
+    results = [next(predicted) if isinstance(b, tuple) else b for b in batch]
+    errors = sum(1 for r in results if "error" in r)
+    return (serialise or _encode_batch)(batch, results), errors
 
 
-def _work(batch: list[Item]) -> bytes:
-    return _predict(_WORKER_PREDICTOR, batch)
+def _encode_batch(batch: list[Item], results: list[dict[str, Any]]) -> bytes:
+    return encode(results)
+
+
+def _work(batch: list[Item]) -> tuple[bytes, int]:
+    return _predict(_WORKER_PREDICTOR, batch, _WORKER_SERIALISE)

@@ -16,6 +16,15 @@ every model kind:
   from them and *scored with the cvss library*, never predicted.
 * **CAPEC / ATT&CK** — the most probable patterns / techniques, with names.
 * **evidence** — the input terms that pushed the CWE and each CVSS metric.
+* **CVSS 4.0** (``cvss4``, where the model directory holds the v4.0 head:
+  :mod:`vulntax.models.cvss4_head`) — the most probable value of each of the
+  eleven base metrics, read from the model's v3.1 and CWE outputs; the vector
+  is scored with the cvss library's ``CVSS4``.
+* **metadata** (where the model directory holds the metadata head:
+  :mod:`vulntax.models.metadata_head`) — a record's CNA, references and the
+  CNA's own CWE and CVSS vector adjust the CWE and CVSS v3.1 outputs of the
+  rows that carry them (``metadata`` lists what was read); description-only
+  input is predicted exactly as without the head.
 """
 
 from __future__ import annotations
@@ -68,17 +77,29 @@ class Predictor:
         self._allowed = [e.usage in ALLOWED_USAGE for e in self._cwe_entries]
         self._name_cache: dict[int, list[str]] = {}
         self._scores: dict[tuple[str, ...], Any] = {}
+        from vulntax.predictor_heads import StackedHeads
+
+        self.heads = StackedHeads.load(model, self.model, self.catalog)
 
     # ------------------------------------------------------------------ public API
-    def predict(self, text: str, id: str | None = None) -> dict[str, Any]:
-        """One prediction object, or a UsageError for empty text."""
-        result = self.predict_batch([(id, text)])[0]
+    def predict(self, text: str, id: str | None = None, metadata: Any = None) -> dict[str, Any]:
+        """One prediction object, or a UsageError for empty text.
+
+        ``metadata``: a :class:`vulntax.metadata.RecordMeta` or a record (optional).
+        """
+        result = self.predict_batch([(id, text)], metadata=[metadata])[0]
         if "error" in result:
             raise UsageError(result["error"])
         return result
 
-    def predict_batch(self, items: Sequence[tuple[str | None, str]]) -> list[dict[str, Any]]:
-        """Prediction objects in input order; an unusable text gets an error object."""
+    def predict_batch(
+        self, items: Sequence[tuple[str | None, str]], metadata: Sequence[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Prediction objects in input order; an unusable text gets an error object.
+
+        ``metadata`` (optional, one per item): a :class:`vulntax.metadata.RecordMeta`, a
+        :class:`vulntax.records.CveRecord`, or None.
+        """
         results: list[dict[str, Any] | None] = [None] * len(items)
         todo: list[int] = []
         texts: list[str] = []
@@ -90,9 +111,12 @@ class Predictor:
             todo.append(i)
             texts.append(cleaned)
         if texts:
-            decoded = self._decode_batch(
-                [items[i][0] for i in todo], self.model.predict_batch(texts)
-            )
+            output = self.model.predict_batch(texts)
+            metas = [metadata[i] for i in todo] if metadata is not None else None
+            output, extra = self.heads.apply(output, metas)
+            decoded = self._decode_batch([items[i][0] for i in todo], output)
+            for result, more in zip(decoded, extra, strict=True):
+                result.update(more)
             for i, result in zip(todo, decoded, strict=True):
                 results[i] = result
         return [r for r in results if r is not None]
