@@ -93,17 +93,22 @@ class Predictor:
         return result
 
     def predict_batch(
-        self, items: Sequence[tuple[str | None, str]], metadata: Sequence[Any] | None = None
+        self,
+        items: Sequence[tuple[str | None, str] | tuple[str | None, str, Any]],
+        metadata: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Prediction objects in input order; an unusable text gets an error object.
 
         ``metadata`` (optional, one per item): a :class:`vulntax.metadata.RecordMeta`, a
-        :class:`vulntax.records.CveRecord`, or None.
+        :class:`vulntax.records.CveRecord`, or None; an item may also carry it third.
         """
+        if metadata is None and any(len(item) > 2 for item in items):  # (id, text, metadata)
+            metadata = [item[2] if len(item) > 2 else None for item in items]
         results: list[dict[str, Any] | None] = [None] * len(items)
         todo: list[int] = []
         texts: list[str] = []
-        for i, (item_id, text) in enumerate(items):
+        for i, item in enumerate(items):
+            item_id, text = item[0], item[1]
             cleaned = model_input(text[:MAX_TEXT]) if isinstance(text, str) else ""
             if not cleaned:
                 results[i] = {"id": item_id, "error": "empty description"}

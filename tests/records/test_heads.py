@@ -120,3 +120,22 @@ def test_corrupt_head_is_a_model_error(tmp_path, heads_model, name) -> None:
 def test_model_without_heads_still_loads(tiny_model) -> None:
     prediction = _predictor(tiny_model).predict("Buffer overflow in the PNG decoder.")
     assert "cvss4" not in prediction and prediction["cvss"]["version"] == "3.1"
+
+
+def test_predictions_with_heads_follow_the_schema(heads_model) -> None:
+    import json
+
+    import jsonschema
+
+    from vulntax.metadata import RecordMeta
+
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "prediction.schema.json").read_text()
+    )
+    predictor = _predictor(heads_model)
+    meta = RecordMeta(cna="security@acme.example", references=("https://acme.example/sa/1",))
+    for prediction in (
+        predictor.predict("Stored XSS in the comment form."),
+        predictor.predict("Stored XSS in the comment form.", metadata=meta),
+    ):
+        jsonschema.validate(prediction, schema)

@@ -29,11 +29,24 @@ class _Strict(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
+class RecordMetadata(_Strict):
+    """What the record says beside its description (read by a model with the metadata head)."""
+
+    cna: str | None = Field(None, max_length=256, description="the assigning CNA")
+    references: list[str] = Field([], max_length=100, description="reference URLs the CNA gave")
+    cna_cwe: list[str] = Field([], max_length=20, description="the CNA's own CWE ids")
+    cna_cvss: str | None = Field(None, max_length=200, description="the CNA's CVSS v3 vector")
+
+
+_METADATA = "Optional record metadata; without it the description alone is read."
+
+
 class PredictOne(_Strict):
     """One description; the answer is one prediction object."""
 
     description: str = Field(max_length=MAX_TEXT, description=_DESCRIPTION)
     id: str | None = Field(None, max_length=MAX_ID, description=_ID)
+    metadata: RecordMetadata | None = Field(None, description=_METADATA)
 
 
 class BatchItem(_Strict):
@@ -42,6 +55,7 @@ class BatchItem(_Strict):
         + f" An empty one, or one over {MAX_TEXT:,} characters, gets an error object.",
     )
     id: str | None = Field(None, max_length=MAX_ID, description=_ID)
+    metadata: RecordMetadata | None = Field(None, description=_METADATA)
 
 
 class PredictBatch(_Strict):
@@ -114,6 +128,28 @@ class Cvss(_Strict):
     metrics: Metrics
 
 
+class Metrics4(_Strict):
+    AV: Metric
+    AC: Metric
+    AT: Metric
+    PR: Metric
+    UI: Metric
+    VC: Metric
+    VI: Metric
+    VA: Metric
+    SC: Metric
+    SI: Metric
+    SA: Metric
+
+
+class Cvss4(_Strict):
+    version: Literal["4.0"]
+    vector: str
+    base_score: float = Field(ge=0, le=10)
+    severity: Literal["None", "Low", "Medium", "High", "Critical"]
+    metrics: Metrics4
+
+
 class Evidence(_Strict):
     cwe: list[Term] = []
     cvss: dict[str, list[Term]] = {}
@@ -134,6 +170,10 @@ class Prediction(_Strict):
     attack: list[Scored]
     evidence: Evidence
     model: ModelRef
+    cvss4: Cvss4 | None = Field(None, description="where the model has the CVSS v4.0 head")
+    metadata: list[str] | None = Field(
+        None, description="the record metadata read (where the model has the metadata head)"
+    )
 
 
 class ItemError(_Strict):

@@ -171,13 +171,13 @@
     scoredList($("cwe-top"), others, "cwe", "No other candidate.");
   }
 
-  function renderCvss(cvss, metricNames) {
-    $("cvss-score").textContent = cvss.base_score.toFixed(1);
-    const severity = $("cvss-severity");
+  function renderCvss(cvss, metricNames, prefix = "cvss") {
+    $(`${prefix}-score`).textContent = cvss.base_score.toFixed(1);
+    const severity = $(`${prefix}-severity`);
     severity.textContent = cvss.severity;
     severity.className = `severity sev-${cvss.severity.toLowerCase()}`;
-    $("cvss-vector").textContent = cvss.vector;
-    fill($("cvss-metrics"), Object.entries(cvss.metrics).map(([metric, info]) => {
+    $(`${prefix}-vector`).textContent = cvss.vector;
+    fill($(`${prefix}-metrics`), Object.entries(cvss.metrics).map(([metric, info]) => {
       const label = (metricNames && metricNames[metric]) ? metricNames[metric].name : "";
       const bar = el("span", { class: info.p >= 0.7 ? "fill" : "fill low" });
       bar.style.width = `${Math.round(info.p * 100)}%`;
@@ -259,6 +259,8 @@
     $("record-id").textContent = prediction.id ? `for ${prediction.id}` : "";
     renderCwe(prediction.cwe);
     renderCvss(prediction.cvss, metricNames);
+    $("cvss4-card").hidden = !prediction.cvss4;
+    if (prediction.cvss4) renderCvss(prediction.cvss4, null, "cvss4");
     scoredList($("capec-list"), prediction.capec, "capec", "No attack pattern above 1 %.");
     scoredList($("attack-list"), prediction.attack, "attack", "No technique above 1 %.");
     renderEvidenceChoices(text, prediction, metricNames);
