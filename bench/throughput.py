@@ -1,10 +1,12 @@
 """Batch throughput, cold start and peak memory of `vulntax predict`.
 
     python bench/throughput.py --dataset DIR [--split test] [--model DIR] [--repeat 3]
+        [--format jsonl --format csv --format cve5]
 
 * **throughput**: the whole split is written once as JSONL (id, description), then
   `vulntax predict --input FILE --output FILE` runs as a fresh process; records/s counts
-  start-up, reading, prediction and writing (the fixed corpus is the split's descriptions).
+  start-up, reading, prediction and writing (the fixed corpus is the split's descriptions);
+  once per ``--format`` (default jsonl).
 * **cold start**: `vulntax predict "TEXT" --json` as a fresh process, wall time.
 * **peak memory**: the largest resident set of those processes (getrusage of the children).
 
@@ -48,7 +50,11 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--format", action="append", choices=["jsonl", "csv", "cve5"], help="output format(s)"
+    )
     args = parser.parse_args()
+    formats = args.format or ["jsonl"]
 
     from vulntax.dataset.store import load_dataset
 
@@ -62,29 +68,35 @@ def main() -> None:
             for cve, text in zip(cols["id"], cols["description"], strict=True):
                 out.write(json.dumps({"id": cve, "description": text}) + "\n")
         n = len(cols["id"])
-        batch = [
-            run(
-                [
-                    "predict",
-                    "--input",
-                    str(corpus),
-                    "--output",
-                    str(Path(tmp) / "out.jsonl"),
-                    "--quiet",
-                    *model_args,
-                ]
-            )
-            for _ in range(args.repeat)
-        ]
-        lines = sum(1 for _ in (Path(tmp) / "out.jsonl").open(encoding="utf-8"))
-        assert lines == n, f"expected {n} output lines, got {lines}"
+        batches = {}
+        for fmt in formats:
+            out = Path(tmp) / f"out.{fmt}"
+            batches[fmt] = [
+                run(
+                    [
+                        "predict",
+                        "--input",
+                        str(corpus),
+                        "--output",
+                        str(out),
+                        "--format",
+                        fmt,
+                        "--quiet",
+                        *model_args,
+                    ]
+                )
+                for _ in range(args.repeat)
+            ]
+            lines = sum(1 for _ in out.open(encoding="utf-8")) - (fmt == "csv")  # csv: header
+            assert lines == n, f"expected {n} output lines, got {lines}"
 
-    wall = statistics.median(w for w, _ in batch)
     print(f"corpus: {n:,} descriptions of the {args.split} split of {args.dataset}")
-    print(
-        f"batch: {wall:.1f} s wall (median of {args.repeat}) = {n / wall:,.0f} records/s "
-        f"including start-up; peak RSS {max(m for _, m in batch):,.0f} MB"
-    )
+    for fmt, batch in batches.items():
+        wall = statistics.median(w for w, _ in batch)
+        print(
+            f"batch ({fmt}): {wall:.1f} s wall (median of {args.repeat}) = {n / wall:,.0f} "
+            f"records/s including start-up; peak RSS {max(m for _, m in batch):,.0f} MB"
+        )
     print(
         f"cold start: {statistics.median(w for w, _ in cold):.2f} s "
         f"(median of {args.repeat}); peak RSS {max(m for _, m in cold):,.0f} MB"

@@ -44,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = FitSettings()
     model = load_model(args.model)
     catalog = load_catalog(args.data_dir)
-    metas, v4 = read_sources(args.data_dir, log)
+    metas, v4, aliases = read_sources(args.data_dir, log)
     cvss4_head, cvss4_report = fit_cvss4(model, v4, settings, log)
-    meta_head, meta_report = fit_metadata(model, args.dataset, metas, catalog, settings, log)
+    meta_head, meta_report = fit_metadata(
+        model, args.dataset, metas, catalog, settings, log, aliases
+    )
     out.mkdir(parents=True, exist_ok=True)
     cvss4_head.save(out)
     meta_head.save(out)

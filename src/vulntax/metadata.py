@@ -36,10 +36,12 @@ class RecordMeta:
         have = (self.cna, self.references, self.cna_cwes, self.cna_cvss)
         return [name for name, value in zip(FIELDS, have, strict=True) if value]
 
-    def tokens(self) -> list[str]:
+    def tokens(self, aliases: Mapping[str, str] | None = None) -> list[str]:
+        """The record's tokens; ``aliases`` maps a CNA's short name to the name NVD uses."""
         out: dict[str, None] = {}
         if self.cna:
-            out[f"cna:{self.cna.strip().lower()}"] = None
+            cna = self.cna.strip().lower()
+            out[f"cna:{(aliases or {}).get(cna, cna)}"] = None
         for url in self.references[:MAX_REFERENCES]:
             host, first = _host_path(url)
             if host:
@@ -100,5 +102,7 @@ def _host_path(url: str) -> tuple[str, str]:
     return host, segments[0].lower() if segments else ""
 
 
-def token_lists(metas: Sequence[RecordMeta | None]) -> list[list[str]]:
-    return [m.tokens() if m is not None else [] for m in metas]
+def token_lists(
+    metas: Sequence[RecordMeta | None], aliases: Mapping[str, str] | None = None
+) -> list[list[str]]:
+    return [m.tokens(aliases) if m is not None else [] for m in metas]

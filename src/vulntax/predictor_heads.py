@@ -70,7 +70,7 @@ class StackedHeads:
         if not carrying:
             return output, extra
         head = self.metadata
-        x = head.matrix([parsed[i].tokens() for i in carrying])  # type: ignore[union-attr]
+        x = head.matrix([parsed[i].tokens(head.aliases) for i in carrying])  # type: ignore[union-attr]
         adjusted = head.adjust_cvss({m: output.cvss[m][carrying] for m in V3_METRICS}, x)
         cvss = {m: p.copy() for m, p in output.cvss.items()}
         for m in V3_METRICS:

@@ -19,7 +19,7 @@ minutes, without touching its files (``python bench/records/fit.py``):
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,8 +56,9 @@ class V4Example:
 
 def read_sources(
     data_dir: Path, log: Callable[[str], None]
-) -> tuple[dict[str, RecordMeta], list[V4Example]]:
-    """Metadata by CVE id (NVD record first, else CVE JSON 5), and the v4.0 examples."""
+) -> tuple[dict[str, RecordMeta], list[V4Example], dict[str, str]]:
+    """Metadata by CVE id (NVD's and CVE JSON 5's records merged), the v4.0 examples, and
+    CNA aliases: a CVE JSON 5 short name -> the sourceIdentifier NVD gives the same CNA."""
     from vulntax.errors import InvalidVectorError
     from vulntax.ingest import read_records
     from vulntax.records import IngestReport, InputFormat, LabelSource
@@ -65,12 +66,16 @@ def read_sources(
 
     metas: dict[str, RecordMeta] = {}
     v4: list[V4Example] = []
+    pairs: dict[str, Counter[str]] = defaultdict(Counter)
     report = IngestReport()
     for folder in ("nvd", "cve5"):
         for record in read_records(data_dir / folder, report):
             meta = from_record(record)
             if meta is not None:
-                metas.setdefault(record.id, meta)
+                known = metas.get(record.id)
+                if known and known.cna and meta.cna and record.origin is InputFormat.CVE5:
+                    pairs[meta.cna.strip().lower()][known.cna.strip().lower()] += 1
+                metas[record.id] = merge(known, meta)
             if record.origin is not InputFormat.CVE5 or record.published is None:
                 continue
             label = next((c for c in record.cvss if c.version == "4.0"), None)
@@ -91,8 +96,25 @@ def read_sources(
                     dict(cna_v3) if cna_v3 else None,
                 )
             )
-    log(f"read {report.records:,} records: {len(metas):,} with metadata, {len(v4):,} v4.0 vectors")
-    return metas, v4
+    aliases = {short: names.most_common(1)[0][0] for short, names in pairs.items()}
+    log(
+        f"read {report.records:,} records: {len(metas):,} with metadata, {len(v4):,} v4.0 "
+        f"vectors, {len(aliases):,} CNA aliases"
+    )
+    return metas, v4, aliases
+
+
+def merge(first: RecordMeta | None, second: RecordMeta) -> RecordMeta:
+    """One CVE's metadata from two records (NVD's, then CVE JSON 5's): each field from the
+    first that has it, references from both."""
+    if first is None:
+        return second
+    return RecordMeta(
+        cna=first.cna or second.cna,
+        references=tuple(dict.fromkeys((*first.references, *second.references))),
+        cna_cwes=first.cna_cwes or second.cna_cwes,
+        cna_cvss=first.cna_cvss or second.cna_cvss,
+    )
 
 
 def model_outputs(
@@ -240,6 +262,7 @@ def fit_metadata(
     catalog: Any,
     settings: FitSettings,
     log: Callable[[str], None],
+    aliases: dict[str, str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit the metadata head on the dataset's train/validation splits, score it on test."""
     from vulntax.dataset.store import load_dataset
@@ -252,13 +275,22 @@ def fit_metadata(
     dataset = load_dataset(dataset_dir)
     parts = {s: dataset.columns(s, columns) for s in ("train", "validation", "test")}
     tokens = {
-        s: [metas[i].tokens() if i in metas else [] for i in p["id"]] for s, p in parts.items()
+        s: [metas[i].tokens(aliases) if i in metas else [] for i in p["id"]]
+        for s, p in parts.items()
     }
     counts = Counter(t for row in tokens["train"] for t in set(row))
     vocabulary = sorted(t for t, c in counts.items() if c >= settings.min_token_count)
     empty = {m: np.zeros((0, 0), np.float32) for m in CVSS_METRICS}
     head = MetadataHead(
-        vocabulary, values, dict(empty), dict(empty), dict(empty), dict(empty), 0.0, {}
+        vocabulary,
+        values,
+        dict(empty),
+        dict(empty),
+        dict(empty),
+        dict(empty),
+        0.0,
+        {},
+        aliases or {},
     )
     log(f"metadata: {len(vocabulary):,} tokens seen ≥ {settings.min_token_count}× in train")
 

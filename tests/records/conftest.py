@@ -20,7 +20,7 @@ def fit_report(tiny_model: Path, mini_dataset: Path, mini_data_dir: Path, tmp_pa
     out = tmp_path_factory.mktemp("tiny-heads") / "model"
     shutil.copytree(tiny_model, out)
     model = load_model(out)
-    metas, v4 = read_sources(mini_data_dir, log=lambda m: None)
+    metas, v4, aliases = read_sources(mini_data_dir, log=lambda m: None)
     dates = sorted(e.published for e in v4)
     settings = FitSettings(
         v4_validation_start=dates[len(dates) * 6 // 10].isoformat(),
@@ -29,7 +29,9 @@ def fit_report(tiny_model: Path, mini_dataset: Path, mini_data_dir: Path, tmp_pa
     )
     head4, report4 = fit_cvss4(model, v4, settings, log=lambda m: None)
     catalog = load_catalog(mini_data_dir)
-    headm, reportm = fit_metadata(model, mini_dataset, metas, catalog, settings, lambda m: None)
+    headm, reportm = fit_metadata(
+        model, mini_dataset, metas, catalog, settings, lambda m: None, aliases
+    )
     head4.save(out)
     headm.save(out)
     return out, {"cvss4": report4, "metadata": reportm}

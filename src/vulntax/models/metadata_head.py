@@ -22,6 +22,7 @@ without them reads descriptions only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class MetadataHead:
     mix_b: dict[str, np.ndarray]  # metric -> (k,)
     cwe_alpha: float
     info: dict[str, Any]
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # CNA short name -> NVD's
 
     def __post_init__(self) -> None:
         self._index = {t: i for i, t in enumerate(self.vocabulary)}
@@ -99,6 +101,7 @@ class MetadataHead:
             "vocabulary": self.vocabulary,
             "values": self.values,
             "cwe_alpha": self.cwe_alpha,
+            "aliases": self.aliases,
             "info": self.info,
         }
         (folder / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
@@ -132,6 +135,7 @@ class MetadataHead:
                         raise ValueError(f"{name} has shape {t[name].shape}, not {shape}")
                     parts[part][m] = t[name]
             alpha = float(config["cwe_alpha"])
+            aliases = {str(k): str(v) for k, v in config.get("aliases", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
             what = f"{folder}: corrupt metadata head ({CONFIG}/{WEIGHTS}: {exc})"
             raise ModelError(what) from exc
@@ -144,6 +148,7 @@ class MetadataHead:
             parts["xb"],
             alpha,
             dict(config.get("info", {})),
+            aliases,
         )
 
 
