@@ -99,7 +99,10 @@ def _predict_file(
         raise InputError("no such file or folder", path)
     writer = formats.get(fmt)
     predictor = Predictor(model, data_dir=data_dir)
-    with_records = fmt == "cve5" or predictor.heads.metadata is not None
+    # records travel with their text only where they carry something: metadata or JSON
+    with_records = _carries_metadata(path) and (
+        fmt == "cve5" or predictor.heads.metadata is not None
+    )
     report = IngestReport()
     workers = default_workers() if workers is None else workers
     sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
@@ -136,3 +139,15 @@ def _predict_file(
             f"({result.errors:,} records could not be classified)",
             err=True,
         )
+
+
+def _carries_metadata(path: Path) -> bool:
+    """NVD and CVE JSON 5 input carry record metadata; JSONL and CSV only id and text."""
+    from vulntax.errors import InputError
+    from vulntax.ingest import detect_format
+    from vulntax.records import InputFormat
+
+    try:
+        return detect_format(path) in (InputFormat.NVD, InputFormat.CVE5)
+    except InputError:  # a folder of mixed formats (or an unreadable file: the reader says)
+        return True
