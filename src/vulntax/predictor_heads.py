@@ -89,27 +89,31 @@ class StackedHeads:
 
         assert self.cvss4 is not None
         values = self.cvss4.values
-        chosen = {m: probs[m].argmax(axis=1) for m in values}
+        order = list(values)
+        full = {m: [cvss4.METRIC_VALUE_NAMES[m][v] for v in values[m]] for m in order}
+        chosen = {m: probs[m].argmax(axis=1).tolist() for m in order}
         rounded = {
-            m: np.round(np.clip(p.astype(np.float64), 0, 1), 4).tolist() for m, p in probs.items()
+            m: np.round(np.clip(probs[m].astype(np.float64), 0, 1), 4).tolist() for m in order
         }
         out = []
-        for row in range(len(chosen["AV"])):
+        for row in range(len(chosen[order[0]])):
             metrics = {}
-            for m, names in values.items():
-                j = int(chosen[m][row])
+            key = []
+            for m in order:
+                j = chosen[m][row]
                 dist = rounded[m][row]
+                names = values[m]
                 metrics[m] = {
                     "value": names[j],
-                    "name": cvss4.METRIC_VALUE_NAMES[m][names[j]],
+                    "name": full[m][j],
                     "p": dist[j],
-                    "dist": dict(zip(names, dist, strict=True)),
+                    "dist": dict(zip(names, dist)),  # noqa: B905 - same length by construction
                 }
-            key = tuple(v["value"] for v in metrics.values())
-            scored = self._scores.get(key)
+                key.append(j)
+            scored = self._scores.get(tuple(key))
             if scored is None:
                 vector = cvss4.vector_from_metrics({m: v["value"] for m, v in metrics.items()})
-                scored = self._scores[key] = cvss4.score(vector)
+                scored = self._scores[tuple(key)] = cvss4.score(vector)
             out.append(
                 {
                     "version": "4.0",
