@@ -189,3 +189,19 @@ def test_unknown_format_is_one_line(tmp_path) -> None:
     run = vulntax("predict", "-i", str(src), "--format", "xml")
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0 and "unknown output format 'xml'" in run.stderr
+
+
+def test_cvss_abstention_drops_the_metrics(heads_model) -> None:
+    """When the predictor abstains on CVSS (``cvss.abstain``), no ADP metrics and no CSV cells."""
+    from vulntax.output.csv_rows import row
+    from vulntax.output.cve5 import adp_container
+    from vulntax.predictor import Predictor
+
+    prediction = Predictor(heads_model).predict("Lorem ipsum dolor sit amet.", id="CVE-2099-0002")
+    prediction["cvss"]["abstain"] = True  # what issue 12's predictor sets on such text
+    container = adp_container(prediction)
+    assert "metrics" not in container
+    assert container["x_vulntax"]["abstained"]["cvss"]
+    cells = dict(zip(COLUMNS, row(prediction), strict=True))
+    assert cells["cvss_vector"] == cells["cvss_score"] == cells["cvss4_vector"] == ""
+    assert cells["cwe_id"].startswith("CWE-")

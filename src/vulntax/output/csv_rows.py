@@ -5,7 +5,7 @@ v3.1 and v4.0 vectors with their scores and severities, and the CAPEC and
 ATT&CK ids joined by ``;``. A cell that a spreadsheet would read as a formula
 (beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
 prefixed with ``'`` (OWASP's advice against CSV injection). Where the model
-abstains on CVSS (``cvss.abstain``) the CVSS cells are empty; a record that
+abstains on CVSS (``cvss.abstain``) the v3.1 and v4.0 cells are empty; a record that
 could not be classified keeps its id and says why in ``cwe_name``
 (``error: ...``), the other cells empty.
 """
@@ -50,7 +50,10 @@ def row(result: dict[str, Any]) -> list[str]:
         return [neutralise(c) for c in cells]
     cwe, cvss, cvss4 = result["cwe"], result["cvss"], result.get("cvss4")
     v3 = ["", "", ""] if cvss.get("abstain") else _scored(cvss)
-    v4 = ["", "", ""] if not cvss4 or cvss4.get("abstain") else _scored(cvss4)
+    # the v4.0 head reads the v3.1 outputs: where those are abstained on, so is v4.0
+    v4 = (
+        ["", "", ""] if not cvss4 or cvss.get("abstain") or cvss4.get("abstain") else _scored(cvss4)
+    )
     cells = [
         result.get("id"),
         cwe["id"],
