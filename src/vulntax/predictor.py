@@ -57,6 +57,11 @@ class Predictor:
 
         self.model = load_model(model)
         self.catalog = load_catalog(Path(data_dir) if data_dir else None)
+        #: where the model and catalogs came from: Predictor(**source) loads the same again
+        self.source: dict[str, str | None] = {
+            "model": None if model is None else str(model),
+            "data_dir": None if data_dir is None else str(data_dir),
+        }
         self.decoding = Decoding.from_config(self.model.config)
         config = self.model.config
         self.model_info = {
