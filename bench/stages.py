@@ -5,7 +5,8 @@
 The corpus is the one of ``bench/throughput.py`` (the split's descriptions), written once
 as an NVD 2.0 feed (``{"vulnerabilities": [{"cve": {"id", "descriptions"}}]}``). Each
 stage runs over the whole corpus in batches of 512, one process, one core, timed on its
-own (``time.perf_counter``), in the order ``vulntax predict --input`` runs them:
+own in CPU seconds of this process (``time.process_time``: steadier than wall time on a
+busy machine), in the order ``vulntax predict --input`` runs them:
 
 read/parse (the feed reader) → normalise (:func:`vulntax.text.model_input`) →
 featurise (tf-idf) → model (the sparse product, softmax, CAPEC/ATT&CK) → decode (the
@@ -65,45 +66,45 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         feed = Path(tmp) / "corpus.json"
         write_feed(ids, texts, feed)
-        start = time.perf_counter()
+        start = time.process_time()
         items = list(items_of(feed, IngestReport()))
-        t["read/parse"] = time.perf_counter() - start
+        t["read/parse"] = time.process_time() - start
         assert len(items) == len(ids)
         blocks: list[bytes] = []
         for lo in range(0, len(items), BATCH):
             batch = items[lo : lo + BATCH]
-            s = time.perf_counter()
+            s = time.process_time()
             cleaned = [model_input(text[:MAX_TEXT]) for _, text in batch]  # type: ignore[misc]
-            t["normalise"] += time.perf_counter() - s
-            s = time.perf_counter()
+            t["normalise"] += time.process_time() - s
+            s = time.process_time()
             x = predictor.model.features.transform(cleaned)
-            t["featurise"] += time.perf_counter() - s
-            s = time.perf_counter()
+            t["featurise"] += time.process_time() - s
+            s = time.process_time()
             output = predictor.model.predict_features(x)
-            t["model"] += time.perf_counter() - s
+            t["model"] += time.process_time() - s
             explained = 0.0
             inner = output.explain
 
             def timed(*a: Any, _inner: Any = inner) -> Any:
                 nonlocal explained
-                s2 = time.perf_counter()
+                s2 = time.process_time()
                 out = _inner(*a)
-                explained += time.perf_counter() - s2
+                explained += time.process_time() - s2
                 return out
 
             output.explain = timed
-            s = time.perf_counter()
+            s = time.process_time()
             results = predictor._decode_batch([i for i, _ in batch], output)  # type: ignore[misc]
-            t["decode"] += time.perf_counter() - s - explained
+            t["decode"] += time.process_time() - s - explained
             t["evidence"] += explained
-            s = time.perf_counter()
+            s = time.process_time()
             blocks.append(encode(results))
-            t["serialise"] += time.perf_counter() - s
-        s = time.perf_counter()
+            t["serialise"] += time.process_time() - s
+        s = time.process_time()
         with open(Path(tmp) / "out.jsonl", "wb") as sink:
             for block in blocks:
                 sink.write(block)
-        t["write"] = time.perf_counter() - s
+        t["write"] = time.process_time() - s
     total = sum(t.values())
     print(f"corpus: {len(ids):,} descriptions of the {args.split} split, as an NVD 2.0 feed")
     print("| stage | seconds | share | µs / record |")
