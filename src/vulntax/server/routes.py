@@ -17,6 +17,7 @@ from vulntax import __version__
 from vulntax.predictor import MAX_TEXT, Predictor
 from vulntax.server import schemas
 from vulntax.server.batching import MicroBatcher
+from vulntax.taxonomy.cvss import VECTOR_PATTERN
 
 
 class _FastJSON(JSONResponse):
@@ -180,7 +181,12 @@ async def attack(
 async def cvss(
     vector: Annotated[
         str,
-        Query(max_length=200, examples=["CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"]),
+        Query(
+            max_length=200,
+            examples=["CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"],
+            # the cvss package decides (a 400 names what is wrong); every match is valid
+            json_schema_extra={"pattern": VECTOR_PATTERN},
+        ),
     ],
 ) -> dict[str, Any]:
     """Base score, severity and every base metric (spelled out) of a CVSS v3.0/v3.1 vector.
