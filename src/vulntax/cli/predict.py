@@ -86,6 +86,9 @@ def _predict_file(
         raise UsageError("--output must not be the --input file")
     if not path.exists():
         raise InputError("no such file or folder", path)
+    from vulntax.threads import single_blas_thread
+
+    single_blas_thread()
     predictor = Predictor(model, data_dir=data_dir)
     report = IngestReport()
     workers = default_workers() if workers is None else workers

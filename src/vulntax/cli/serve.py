@@ -33,7 +33,9 @@ def serve(
 
     from vulntax.predictor import Predictor
     from vulntax.server.app import create_app
+    from vulntax.threads import single_blas_thread
 
+    single_blas_thread()  # the prediction thread and the event loop share two cores
     predictor = Predictor(model, data_dir=data_dir)
     app = create_app(predictor)
     shown = f"[{host}]" if ":" in host else host
