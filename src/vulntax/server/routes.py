@@ -38,7 +38,8 @@ class Service:
     limits: schemas.Limits
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: FastAPI would run a plain function in its thread pool, a thread hop per request
     found: Service | None = getattr(request.app.state, "service", None)
     if found is None:  # only an app built without a predictor (to write the OpenAPI schema)
         raise HTTPException(503, "this server has no model loaded")
