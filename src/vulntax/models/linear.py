@@ -102,10 +102,10 @@ class _Head:
             exact16 = np.array_equal(w.data.astype(np.float16).astype(np.float32), w.data)
             dtype = np.float16 if exact16 else np.float32
             if w.shape[0] * w.shape[1] * np.dtype(dtype).itemsize <= DENSE_LOOKUP_BYTES:
-                table = np.zeros(w.shape, dtype=dtype)  # (n_labels, n_features)
+                full = np.zeros(w.shape, dtype=dtype)  # (n_labels, n_features)
                 rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
-                table[rows, w.indices] = w.data  # exact: float16 only when the values are
-                self._table = table
+                full[rows, w.indices] = w.data  # exact: float16 only when the values are
+                self._table = full
             else:
                 w.sort_indices()
                 rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))

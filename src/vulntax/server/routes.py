@@ -108,7 +108,7 @@ async def predict(svc: ServiceDep, body: Annotated[schemas.PredictRequest, Body(
     """
     if isinstance(body, schemas.PredictOne):
         [result] = await svc.batcher.predict([(body.id, body.description)])
-        if "error" in result:
+        if isinstance(result, dict) and "error" in result:  # not an encoded prediction
             return JSONResponse({"error": f"description: {result['error']}"}, status_code=422)
         return _FastJSON(result)
     items = [(item.id, item.description) for item in body.items]
