@@ -1,14 +1,15 @@
 """Where the time goes, sampled with py-spy: batch prediction and HTTP requests.
 
-    python bench/profile.py --dataset DIR [--out docs/img] [--seconds 10] [--rate 200]
+    python bench/profile.py --dataset DIR [--out docs/img] [--raw runs/profile] [--seconds 10]
 
 Needs ``py-spy`` (``pip install py-spy``; as root, or with ptrace allowed, to attach).
 
 * **batch**: ``vulntax predict --input FEED --output OUT`` on ``bench/throughput.py``'s
   corpus written as an NVD 2.0 feed, sampled from start to end with its workers
   (``py-spy record --subprocesses``).
-* **HTTP**: ``vulntax serve`` sampled for ``--seconds`` while 8 clients send it single
-  descriptions in a closed loop (``bench/load.py``'s client, same machine).
+* **HTTP**: ``vulntax serve`` (and its prediction process) sampled for ``--seconds`` while
+  8 clients send it single descriptions in a closed loop (``bench/load.py``'s client, on
+  the same machine).
 
 Threads that wait (for work, a lock, a socket) are sampled too: a sample whose innermost
 frame waits counts as "waiting" and is left out of the shares. Each profile is written as
@@ -49,7 +50,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("read/parse", ("vulntax/ingest/", "ijson", "items_of")),
     ("write", ("write (",)),
     ("pool / IPC", ("multiprocessing", "concurrent/futures", "pickle")),
-    ("start-up", ("<module>", "importlib", "load_model", "load_catalog", "__init__ (")),
+    ("start-up", ("<module>", "importlib", "load_model", "load_catalog", "Predictor.__init__")),
     ("HTTP validation", ("pydantic", "fastapi/_compat", "fastapi/dependencies")),
     ("HTTP framework", ("fastapi", "starlette", "bodylimit", "routes.py", "handlers.py")),
     ("HTTP server", ("uvicorn", "h11", "httptools")),
@@ -164,11 +165,11 @@ def spy(args: list[str], raw: Path, rate: int) -> None:
     )
 
 
-def profile_batch(dataset: str, out: Path, rate: int) -> str:
+def profile_batch(dataset: str, out: Path, raw_dir: Path, rate: int) -> str:
     from vulntax.dataset.store import load_dataset
 
     cols = load_dataset(dataset, verify=False).columns("test", ["id", "description"])
-    raw = out / "profile-batch.txt"
+    raw = raw_dir / "profile-batch.txt"
     with tempfile.TemporaryDirectory() as tmp:
         corpus = throughput.write_corpus(list(cols["id"]), list(cols["description"]), Path(tmp))
         command = [sys.executable, "-m", "vulntax", "predict", "--input"]
@@ -179,13 +180,23 @@ def profile_batch(dataset: str, out: Path, rate: int) -> str:
     return table(stacks, f"batch: {len(cols['id']):,} records")
 
 
-def profile_http(out: Path, seconds: float, rate: int) -> str:
+def profile_http(out: Path, raw_dir: Path, seconds: float, rate: int) -> str:
     texts = load._descriptions(load.REPO.parent / "shared" / "data", load.TEXTS)
-    raw = out / "profile-http.txt"
+    raw = raw_dir / "profile-http.txt"
     with load.Server(None) as server:
         spied = threading.Thread(
             target=spy,
-            args=(["--pid", str(server.process.pid), "--duration", str(int(seconds))], raw, rate),
+            args=(
+                [
+                    "--subprocesses",
+                    "--pid",
+                    str(server.process.pid),
+                    "--duration",
+                    str(int(seconds)),
+                ],
+                raw,
+                rate,
+            ),
         )
         spied.start()
         time.sleep(0.5)
@@ -200,17 +211,21 @@ def profile_http(out: Path, seconds: float, rate: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="a built dataset folder")
-    parser.add_argument("--out", default="docs/img", help="folder for the .txt and .png files")
+    parser.add_argument("--out", default="docs/img", help="folder for the flame graphs (.png)")
+    parser.add_argument("--raw", default="runs/profile", help="folder for the raw stacks (.txt)")
     parser.add_argument("--seconds", type=float, default=10.0, help="HTTP profile length")
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
     args = parser.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    print(profile_batch(args.dataset, out, args.rate), end="\n\n")
-    print(profile_http(out, args.seconds, args.rate), end="\n\n")
+    raw = Path(args.raw)
+    for folder in (out, raw):
+        folder.mkdir(parents=True, exist_ok=True)
+    print(profile_batch(args.dataset, out, raw, args.rate), end="\n\n")
+    print(profile_http(out, raw, args.seconds, args.rate), end="\n\n")
     print(
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f}; wrote {out}/profile-{{batch,http}}.{{txt,png}}"
+        f"load average {os.getloadavg()[0]:.2f}; wrote {out}/profile-{{batch,http}}.png, "
+        f"{raw}/profile-{{batch,http}}.txt"
     )
 
 

@@ -275,4 +275,22 @@ def _top(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _terms_column(rows: list[list[tuple[str, float]]]) -> list[list[dict[str, Any]]]:
     """Evidence terms of every row as ``{"term", "weight"}`` objects (weights to 4 decimals)."""
-    return [[{"term": t, "weight": round(w, 4)} for t, w in pairs] for pairs in rows]
+    weights = iter(round4([w for pairs in rows for _, w in pairs]))
+    return [[{"term": t, "weight": next(weights)} for t, _ in pairs] for pairs in rows]
+
+
+def round4(values: list[float]) -> list[float]:
+    """``[round(v, 4) for v in values]``, exactly, rounded by numpy.
+
+    ``rint(v * 1e4) / 1e4`` is Python's correctly rounded answer unless ``v * 1e4`` lies
+    within its own rounding error of a half (then the product may round either way): those
+    values, and non-finite or huge ones, are rounded by Python.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and nan are rounded by Python
+        scaled = a * 1e4
+        out = (np.rint(scaled) / 1e4).tolist()
+        doubtful = ~(np.abs(scaled) < 1e12) | (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    for i in np.flatnonzero(doubtful).tolist():
+        out[i] = round(values[i], 4)
+    return out

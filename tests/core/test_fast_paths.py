@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from vulntax.models import linear
-from vulntax.predictor import Predictor, _rounded, _top
+from vulntax.predictor import Predictor, _rounded, _top, round4
 from vulntax.taxonomy.cvss import BASE_METRICS, METRIC_VALUE_NAMES, score, vector_from_metrics
 from vulntax.text import model_input
 
@@ -43,7 +43,7 @@ def reference_evidence(x: Any, head: Any, labels: np.ndarray, k: int, terms: lis
 
 def reference_predictions(predictor: Predictor, texts: list[str]) -> list[dict[str, Any]]:
     """Prediction objects built record by record from the model's probabilities."""
-    model = predictor.model
+    model: Any = predictor.model  # the linear model
     labels = model.labels
     x = model.features.transform(texts)
     output = model.predict_features(x)
@@ -177,7 +177,7 @@ def test_evidence_by_table_and_by_search(
 ) -> None:
     """Both look-ups (dense table, binary search) give the reference's terms and weights."""
     monkeypatch.setattr(linear, "DENSE_LOOKUP_BYTES", dense_limit)
-    model = shipped.model
+    model: Any = shipped.model
     head = linear._Head(model.cwe.weights.copy(), model.cwe.bias, model.cwe.temperature)
     x = model.features.transform(texts)
     labels = np.argmax(head.scores(x), axis=1)
@@ -191,3 +191,20 @@ def test_output_bytes_are_stable(shipped: Predictor, texts: list[str]) -> None:
     together = shipped.predict_batch([(None, t) for t in texts[:40]])
     alone = [shipped.predict(t) for t in texts[:40]]
     assert [orjson.dumps(r) for r in together] == [orjson.dumps(r) for r in alone]
+
+
+def test_round4_is_pythons_round() -> None:
+    rng = np.random.default_rng(15)
+    values = [
+        *rng.normal(0, 0.3, 20_000).tolist(),
+        *rng.normal(0, 0.3, 5_000).astype(np.float32).tolist(),  # as evidence weights are
+        *[(n + 0.5) / 1e4 for n in range(-2_000, 2_000)],  # halfway, as written
+        *[n / 20_000 for n in range(0, 5_000, 625)],  # exactly halfway in binary too
+        0.0,
+        -0.0,
+        1e300,
+        -1e-320,
+        float("inf"),
+    ]
+    assert [repr(v) for v in round4(values)] == [repr(round(v, 4)) for v in values]
+    assert round4([float("nan")])[0] != round4([float("nan")])[0]  # nan stays nan
