@@ -39,11 +39,11 @@ def serve(
     import uvicorn
 
     from vulntax.predictor import Predictor
+    from vulntax.runtime import for_prediction
     from vulntax.server.app import create_app
-    from vulntax.threads import single_blas_thread
 
-    single_blas_thread()  # the prediction thread and the event loop share two cores
     predictor = Predictor(model, data_dir=data_dir)
+    for_prediction()  # one BLAS thread, the loaded model out of the GC
     worker = None
     if predict_in == "process":
         from vulntax.server.process import PredictionProcess

@@ -83,9 +83,8 @@ class PredictionProcess:
 
 def _serve(conn: Any, model: str | None, data_dir: str | None) -> None:
     """The process: load the model, then answer batches until the pipe closes."""
-    from vulntax.threads import single_blas_thread
+    from vulntax.runtime import for_prediction
 
-    single_blas_thread()
     try:
         from vulntax.predictor import Predictor
 
@@ -93,6 +92,7 @@ def _serve(conn: Any, model: str | None, data_dir: str | None) -> None:
     except Exception as exc:  # reported to the server, which stops with a one-line error
         conn.send(f"{type(exc).__name__}: {exc}")
         return
+    for_prediction()
     conn.send(READY)
     while True:
         try:
