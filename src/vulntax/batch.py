@@ -178,6 +178,9 @@ def _predict(predictor: Any, batch: list[Item]) -> bytes:
 
 
 def _work(batch: list[Item]) -> bytes:
+    from vulntax.runtime import single_blas_thread
+
+    single_blas_thread()  # once per worker (inherited when forked; set again when not)
     return _predict(_WORKER_PREDICTOR, batch)
 
 

@@ -86,7 +86,10 @@ def _predict_file(
         raise UsageError("--output must not be the --input file")
     if not path.exists():
         raise InputError("no such file or folder", path)
+    from vulntax.runtime import for_prediction
+
     predictor = Predictor(model, data_dir=data_dir)
+    for_prediction()  # before the workers fork: they inherit both settings
     report = IngestReport()
     workers = default_workers() if workers is None else workers
     sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115

@@ -53,6 +53,9 @@ from vulntax.models.calibration import fit_temperature, softmax
 from vulntax.models.tfidf import TfidfFeatures, sklearn_vectorizer
 
 VOCABULARY = "vocabulary.json.gz"  # the tf-idf terms, in column order
+# a head's weights are looked up in a dense copy up to this size (evidence; the shipped
+# model's CWE head takes 77 MB as float16), else by binary search (several times slower)
+DENSE_LOOKUP_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -84,15 +87,36 @@ class _Head:
     bias: np.ndarray  # (n_labels,) float32
     temperature: float = 1.0
 
+    _table: np.ndarray | None = None  # weights as a dense (n_labels, n_features) array
     _keys: np.ndarray | None = None  # sorted (label * n_features + column) of stored weights
 
     def lookup(self, labels: np.ndarray) -> Any:
-        """A function (rows, cols) -> weight of the label of each row at each column."""
+        """A function (rows, cols) -> weight of the label of each row at each column.
+
+        A dense copy of the weights answers by indexing when it is small enough
+        (:data:`DENSE_LOOKUP_BYTES`; float16 when the weights are float16 values, as saved
+        models' are), else a binary search over the stored weights' keys does.
+        """
         w = self.weights
-        if self._keys is None:
-            w.sort_indices()
-            rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
-            self._keys = rows * w.shape[1] + w.indices  # CSR order with sorted indices: sorted
+        if self._table is None and self._keys is None:
+            exact16 = np.array_equal(w.data.astype(np.float16).astype(np.float32), w.data)
+            dtype = np.float16 if exact16 else np.float32
+            if w.shape[0] * w.shape[1] * np.dtype(dtype).itemsize <= DENSE_LOOKUP_BYTES:
+                full = np.zeros(w.shape, dtype=dtype)  # (n_labels, n_features)
+                rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+                full[rows, w.indices] = w.data  # exact: float16 only when the values are
+                self._table = full
+            else:
+                w.sort_indices()
+                rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
+                self._keys = rows * w.shape[1] + w.indices  # CSR order, sorted indices: sorted
+        table = self._table
+        if table is not None:
+
+            def dense(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+                return table[labels[rows], cols].astype(np.float32)
+
+            return dense
 
         def weight(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
             assert self._keys is not None
@@ -144,7 +168,10 @@ class LinearModel:
 
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
-        x = self.features.transform(texts)  # (B, F) CSR
+        return self.predict_features(self.features.transform(texts))
+
+    def predict_features(self, x: Any) -> ModelOutput:
+        """The heads' probabilities for tf-idf rows ``x`` ((B, F) CSR)."""
         cwe, cvss = self._probabilities(x)
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
         graph = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_graph)
@@ -303,18 +330,25 @@ class LinearModel:
 def _top_contributions(
     x: Any, weight: Any, labels: np.ndarray, k: int, terms: list[str]
 ) -> list[list[tuple[str, float]]]:
-    """Per row, the k terms with the largest positive x[row, term] * w[label(row), term]."""
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    """Per row, the k terms with the largest positive x[row, term] * w[label(row), term].
+
+    Ties keep column order. One sort for the whole batch: the key is the row in the high
+    32 bits and the contribution's float32 bits, inverted, in the low 32 (positive floats
+    order as their bit patterns do).
+    """
+    n = x.shape[0]
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(x.indptr))
     cols = x.indices
-    contrib = x.data * weight(rows, cols)
-    keep = contrib > 0
+    contrib = (x.data * weight(rows, cols)).astype(np.float32)
+    keep = np.flatnonzero(contrib > 0)
     rows, cols, contrib = rows[keep], cols[keep], contrib[keep]
-    order = np.lexsort((-contrib, rows))  # by row, largest contribution first
+    inverted = np.uint32(0xFFFFFFFF) - contrib.view(np.uint32)
+    order = np.argsort((rows.astype(np.uint64) << np.uint64(32)) | inverted, kind="stable")
     rows, cols, contrib = rows[order], cols[order], contrib[order]
-    starts = np.searchsorted(rows, np.arange(x.shape[0]))
+    starts = np.searchsorted(rows, np.arange(n))
     rank = np.arange(len(rows)) - starts[rows]
     top = rank < k
-    out: list[list[tuple[str, float]]] = [[] for _ in range(x.shape[0])]
+    out: list[list[tuple[str, float]]] = [[] for _ in range(n)]
     for r, c, v in zip(rows[top].tolist(), cols[top].tolist(), contrib[top].tolist(), strict=True):
         out[r].append((terms[c], v))
     return out

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from vulntax.predictor import MAX_TEXT
+from vulntax.text import USABLE_TEXT_PATTERN
 
 MAX_ITEMS = 256  # descriptions per batch request
 MAX_ID = 200  # characters of a record id
@@ -32,7 +33,13 @@ class _Strict(BaseModel):
 class PredictOne(_Strict):
     """One description; the answer is one prediction object."""
 
-    description: str = Field(max_length=MAX_TEXT, description=_DESCRIPTION)
+    description: str = Field(
+        max_length=MAX_TEXT,
+        description=_DESCRIPTION
+        + " It must hold something besides whitespace and CVE/CWE ids (else a 422).",
+        # checked by the predictor (an empty text is a 422 with a clear message), stated here
+        json_schema_extra={"pattern": USABLE_TEXT_PATTERN},
+    )
     id: str | None = Field(None, max_length=MAX_ID, description=_ID)
 
 
