@@ -154,7 +154,9 @@ class LinearModel:
             weights = self.cwe if head == "cwe" else self.cvss[head]
             return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
-        return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
+        return ModelOutput(
+            cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain, features=x
+        )
 
     _stacked: Any = None  # every head's weights.T side by side (F, sum of labels), made once
 
