@@ -46,6 +46,7 @@ class Decoding:
     prefer_allowed: float = 0.5
     evidence_terms: int = 5
     min_link_p: float = 0.01  # CAPEC / ATT&CK entries less probable than this are not listed
+    drop_denials: bool = True  # sentences denying a weakness leave the input (trust/negation.py)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Decoding:
@@ -95,7 +96,7 @@ class Predictor:
                 results[i] = {"id": item_id, "error": "empty description"}
                 continue
             todo.append(i)
-            texts.append(cleaned)
+            texts.append(_drop_denials(cleaned) if self.decoding.drop_denials else cleaned)
             truncated.append(len(text) > MAX_TEXT)
         if texts:
             output = self.model.predict_batch(texts)
@@ -235,6 +236,12 @@ class Predictor:
         if key not in self._name_cache:
             self._name_cache[key] = [catalog.get(label).name for label in labels]
         return self._name_cache[key]
+
+
+def _drop_denials(text: str) -> str:
+    from vulntax.trust.negation import drop_denials
+
+    return drop_denials(text)
 
 
 def _load_trust(model: Any, path: str | Path | None) -> Any:

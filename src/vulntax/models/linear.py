@@ -62,6 +62,8 @@ class LinearConfig:
     C_cwe: float = 0.5
     C_cvss: float = 0.5
     keep_weights: float = 0.05  # share of each head's weights kept (largest |w|)
+    augment_halves: float = 0.0  # share of training examples added again cut short
+    augment_misspell: float = 0.0  # share added again with misspelt words (models/augment.py)
 
     def __post_init__(self) -> None:
         from vulntax.errors import ConfigError
@@ -74,6 +76,8 @@ class LinearConfig:
             raise ConfigError("linear.C_cwe and linear.C_cvss must be positive")
         if not 0 < self.keep_weights <= 1:
             raise ConfigError("linear.keep_weights must be in (0, 1]")
+        if not (0 <= self.augment_halves <= 1 and 0 <= self.augment_misspell <= 1):
+            raise ConfigError("linear.augment_halves and augment_misspell must be in [0, 1]")
 
 
 @dataclass
@@ -339,9 +343,13 @@ def train(
     """
     from sklearn.svm import LinearSVC
 
+    from vulntax.models.augment import with_damaged_copies
     from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
 
     started = time.perf_counter()
+    train_examples = with_damaged_copies(
+        train_examples, params.augment_halves, params.augment_misspell
+    )
     vectorizer = sklearn_vectorizer(params.max_features, params.min_df)
     x_train = vectorizer.fit_transform(train_examples.texts)
     features = TfidfFeatures.from_sklearn(vectorizer)
