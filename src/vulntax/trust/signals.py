@@ -21,7 +21,7 @@ from vulntax.trust.words import ENGLISH_FUNCTION_WORDS, OTHER_FUNCTION_WORDS
 
 # NVD's and the CVE Program's placeholders for ids that carry no vulnerability description
 _RESERVED = re.compile(
-    r"\*\*\s*(?:RESERVED|REJECTED?)\s*\*\*|^\W*Rejected reason\s*:", re.IGNORECASE
+    r"\*\*\s*(?:RESERVED|REJECT(?:ED)?)\s*\*\*|^\W*Rejected reason\s*:", re.IGNORECASE
 )
 _WORDS = re.compile(r"[^\W\d_]+")  # runs of letters
 _TOKENS = re.compile(TOKEN_PATTERN)  # the tf-idf tokens
