@@ -154,7 +154,7 @@ def test_a_broken_trust_file_is_one_clear_error(trusted_model: Path, tmp_path: P
     broken = tmp_path / "model"
     shutil.copytree(trusted_model, broken)
     (broken / "trust.json").write_text("{not json")
-    with pytest.raises(ModelError, match="trust.json: cannot read"):
+    with pytest.raises(ModelError, match=r"trust\.json: cannot read"):
         Predictor(broken)
     shutil.copy(trusted_model / "trust.json", broken / "trust.json")
     (broken / "trust.safetensors").write_bytes(b"\x00" * 40)
