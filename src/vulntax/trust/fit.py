@@ -4,12 +4,14 @@ Steps, each on data the previous one did not choose:
 
 1. **detector** — logistic regression (scikit-learn, liblinear) on the model's tf-idf
    columns plus the dense signals of :func:`vulntax.trust.model.dense_features`:
-   positives are training-split descriptions (and the first halves of some, so that a
-   cut description still counts as one), negatives the offline corpus of
+   positives are training-split descriptions (a random sample, plus the newest ones:
+   description styles drift, e.g. the Linux kernel's commit-message CVEs since 2024) and
+   one half of the validation split (random, seeded), with the first halves of some, so
+   that a cut description still counts as one; negatives are the offline corpus of
    :mod:`vulntax.trust.corpus` minus its held-out files;
 2. **detector threshold** — the ``ood_budget`` quantile of the detector's p on the
-   validation split's descriptions (so about that share of real descriptions is flagged);
-   the held-out negatives measure what it catches;
+   *other* half of the validation split (so about that share of real descriptions is
+   flagged); the held-out negatives measure what it catches;
 3. **CVSS threshold** — the ``cvss_budget`` quantile of the CVSS confidence on the
    validation split, from ``heldout_model`` when given (a model refit on the validation
    split is over-confident there; its train-only twin with the same temperatures is not).
@@ -39,7 +41,8 @@ from vulntax.trust.model import (
 )
 from vulntax.trust.signals import signals
 
-POSITIVES = 30_000  # training descriptions the detector learns from
+POSITIVES = 20_000  # random training descriptions the detector learns from
+NEWEST = 10_000  # and the newest training descriptions
 HALVES = 10_000  # of which this many are added again cut to their first half
 
 
@@ -64,10 +67,22 @@ def fit_trust(
         raise ModelError(f"{model_dir}: trust checks need a model with tf-idf columns (linear)")
     dataset = load_dataset(dataset_dir, verify=False)
     columns = ["description", *CVSS_COLUMNS]
-    train = dataset.columns("train", ["description"])["description"]
-    valid = dataset.columns("validation", columns)
+    train = dataset.columns("train", ["description", "published"])
+    by_date = [
+        t
+        for _, t in sorted(
+            zip(train["published"], train["description"], strict=True), key=lambda p: str(p[0])
+        )
+    ]
+    whole = dataset.columns("validation", columns)
     rng = random.Random(seed)
-    positives = [model_input(t) for t in rng.sample(train, min(POSITIVES, len(train)))]
+    learn = set(rng.sample(range(len(whole["description"])), len(whole["description"]) // 2))
+    valid = {k: [v[i] for i in range(len(v)) if i not in learn] for k, v in whole.items()}
+    older, newest = by_date[:-NEWEST], by_date[-NEWEST:]
+    chosen = rng.sample(older, min(POSITIVES, len(older))) + newest
+    chosen += [whole["description"][i] for i in sorted(learn)]
+    positives = [model_input(t) for t in chosen]
+    rng.shuffle(positives)
     positives += [_first_half(t) for t in positives[:HALVES]]
     corpus = negative_corpus(negatives_per_kind, seed)
     fit_neg = [c for c in corpus if not c.held_out]
@@ -112,6 +127,7 @@ def fit_trust(
         measured={
             "dataset": str(dataset_dir),
             "thresholds_from": "validation split",
+            "threshold_records": len(valid_texts),
             "cvss_threshold_model": str(heldout_model or model_dir),
             "ood_budget": ood_budget,
             "validation_flagged_not_vulnerability": round(float(np.mean(p_valid < threshold)), 4),
@@ -119,7 +135,7 @@ def fit_trust(
             "held_out_negatives_caught": caught,
             "validation_flagged_not_english": round(
                 float(
-                    np.mean([s.not_english(known_share(s, trust.vocabulary)) for s in sig_valid])
+                    np.mean([s.not_english(known_share(s, trust.vocabulary, True)) for s in sig_valid])
                 ),
                 4,
             ),
@@ -156,7 +172,6 @@ def _cvss_threshold(
     model = load_model(model_dir)
     output = model.predict_batch(texts)
     confidence = cvss_confidence(output.cvss)
-    threshold = float(np.quantile(confidence, budget))
     right = np.zeros(len(texts))
     labelled = np.zeros(len(texts), dtype=bool)
     for metric, probs in output.cvss.items():
@@ -169,6 +184,7 @@ def _cvss_threshold(
             [g is not None and values[c] == g for c, g in zip(chosen, gold, strict=True)]
         )
     accuracy = right / len(output.cvss)
+    threshold = float(np.quantile(confidence[labelled], budget)) if labelled.any() else 0.0
     answered = labelled & (confidence >= threshold)
     return threshold, {
         "cvss_budget": budget,

@@ -89,9 +89,13 @@ class Detector:
         return 1.0 / (1.0 + np.exp(-z))
 
 
-def known_share(sig: Signals, vocabulary: dict[str, int]) -> float:
-    """The share of the text's distinct tokens that are in the model's vocabulary."""
-    distinct = set(sig.tokens)
+def known_share(sig: Signals, vocabulary: dict[str, int], words_only: bool = False) -> float:
+    """The share of the text's distinct tokens that are in the model's vocabulary.
+
+    ``words_only``: count only tokens made of letters (not identifiers like foo_bar2), as
+    the language rule does: code and stack traces in a description are not a language.
+    """
+    distinct = {t for t in sig.tokens if t.isalpha()} if words_only else set(sig.tokens)
     return sum(1 for t in distinct if t in vocabulary) / len(distinct) if distinct else 0.0
 
 
@@ -178,7 +182,7 @@ class Trust:
             codes = []
             if threshold is not None and p[i] < threshold:
                 codes.append("not_a_vulnerability_description")
-            known = known_share(sig, self.vocabulary) if self.vocabulary else None
+            known = known_share(sig, self.vocabulary, True) if self.vocabulary else None
             if sig.not_english(known):
                 codes.append("not_english")
             if sig.reserved:
