@@ -347,11 +347,15 @@ def train(
     from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
 
     started = time.perf_counter()
-    train_examples = with_damaged_copies(
-        train_examples, params.augment_halves, params.augment_misspell
-    )
     vectorizer = sklearn_vectorizer(params.max_features, params.min_df)
-    x_train = vectorizer.fit_transform(train_examples.texts)
+    if params.augment_halves or params.augment_misspell:
+        vectorizer.fit(train_examples.texts)  # the vocabulary and idf of the real texts
+        train_examples = with_damaged_copies(
+            train_examples, params.augment_halves, params.augment_misspell
+        )
+        x_train = vectorizer.transform(train_examples.texts)
+    else:
+        x_train = vectorizer.fit_transform(train_examples.texts)
     features = TfidfFeatures.from_sklearn(vectorizer)
     x_cal = features.transform(calibration_examples.texts)
     log(
