@@ -12,6 +12,11 @@ every model kind:
   ``abstain`` is set when the confidence is below ``abstain_below``
   (probabilities are calibrated, so below 0.5 the answer is more likely wrong
   than right).
+* **warnings** and **cvss.abstain** — the model's trust checks
+  (:mod:`vulntax.trust`): text that is no vulnerability description, not English,
+  or a RESERVED/REJECTED placeholder makes both CWE and CVSS abstain; CVSS also
+  abstains when its metrics are too uncertain. The most probable answers stay in
+  the object for those who want them.
 * **CVSS** — the most probable value of each base metric; the vector is built
   from them and *scored with the cvss library*, never predicted.
 * **CAPEC / ATT&CK** — the most probable patterns / techniques, with names.
@@ -41,6 +46,7 @@ class Decoding:
     prefer_allowed: float = 0.5
     evidence_terms: int = 5
     min_link_p: float = 0.01  # CAPEC / ATT&CK entries less probable than this are not listed
+    drop_denials: bool = True  # sentences denying a weakness leave the input (trust/negation.py)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Decoding:
@@ -56,6 +62,7 @@ class Predictor:
         from vulntax.taxonomy import load_catalog
 
         self.model = load_model(model)
+        self.trust = _load_trust(self.model, model)
         self.catalog = load_catalog(Path(data_dir) if data_dir else None)
         #: where the model and catalogs came from: Predictor(**source) loads the same again
         self.source: dict[str, str | None] = {
@@ -87,17 +94,19 @@ class Predictor:
         results: list[dict[str, Any] | None] = [None] * len(items)
         todo: list[int] = []
         texts: list[str] = []
+        truncated: list[bool] = []
         for i, (item_id, text) in enumerate(items):
             cleaned = model_input(text[:MAX_TEXT]) if isinstance(text, str) else ""
             if not cleaned:
                 results[i] = {"id": item_id, "error": "empty description"}
                 continue
             todo.append(i)
-            texts.append(cleaned)
+            texts.append(_drop_denials(cleaned) if self.decoding.drop_denials else cleaned)
+            truncated.append(len(text) > MAX_TEXT)
         if texts:
-            decoded = self._decode_batch(
-                [items[i][0] for i in todo], self.model.predict_batch(texts)
-            )
+            output = self.model.predict_batch(texts)
+            decoded = self._decode_batch([items[i][0] for i in todo], output)
+            _apply_trust(self.trust, decoded, texts, truncated, output, MAX_TEXT)
             for i, result in zip(todo, decoded, strict=True):
                 results[i] = result
         return [r for r in results if r is not None]
@@ -257,6 +266,25 @@ class Predictor:
         if key not in self._name_cache:
             self._name_cache[key] = [catalog.get(label).name for label in labels]
         return self._name_cache[key]
+
+
+def _drop_denials(text: str) -> str:
+    from vulntax.trust.negation import drop_denials
+
+    return drop_denials(text)
+
+
+def _load_trust(model: Any, path: str | Path | None) -> Any:
+    from vulntax.models import DEFAULT_MODEL_DIR
+    from vulntax.trust.model import Trust
+
+    return Trust.for_model(model, DEFAULT_MODEL_DIR if path is None else Path(path))
+
+
+def _apply_trust(trust: Any, results: list[dict[str, Any]], *args: Any) -> None:
+    from vulntax.trust.model import apply
+
+    apply(trust, results, *args)
 
 
 def _rounded(probs: np.ndarray) -> np.ndarray:

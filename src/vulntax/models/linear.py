@@ -65,6 +65,8 @@ class LinearConfig:
     C_cwe: float = 0.5
     C_cvss: float = 0.5
     keep_weights: float = 0.05  # share of each head's weights kept (largest |w|)
+    augment_halves: float = 0.0  # share of training examples added again cut short
+    augment_misspell: float = 0.0  # share added again with misspelt words (models/augment.py)
 
     def __post_init__(self) -> None:
         from vulntax.errors import ConfigError
@@ -77,6 +79,8 @@ class LinearConfig:
             raise ConfigError("linear.C_cwe and linear.C_cvss must be positive")
         if not 0 < self.keep_weights <= 1:
             raise ConfigError("linear.keep_weights must be in (0, 1]")
+        if not (0 <= self.augment_halves <= 1 and 0 <= self.augment_misspell <= 1):
+            raise ConfigError("linear.augment_halves and augment_misspell must be in [0, 1]")
 
 
 @dataclass
@@ -181,7 +185,9 @@ class LinearModel:
             weights = self.cwe if head == "cwe" else self.cvss[head]
             return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
-        return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
+        return ModelOutput(
+            cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain, features=x
+        )
 
     _stacked: Any = None  # every head's weights.T side by side (F, sum of labels), made once
 
@@ -371,11 +377,19 @@ def train(
     """
     from sklearn.svm import LinearSVC
 
+    from vulntax.models.augment import with_damaged_copies
     from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
 
     started = time.perf_counter()
     vectorizer = sklearn_vectorizer(params.max_features, params.min_df)
-    x_train = vectorizer.fit_transform(train_examples.texts)
+    if params.augment_halves or params.augment_misspell:
+        vectorizer.fit(train_examples.texts)  # the vocabulary and idf of the real texts
+        train_examples = with_damaged_copies(
+            train_examples, params.augment_halves, params.augment_misspell
+        )
+        x_train = vectorizer.transform(train_examples.texts)
+    else:
+        x_train = vectorizer.fit_transform(train_examples.texts)
     features = TfidfFeatures.from_sklearn(vectorizer)
     x_cal = features.transform(calibration_examples.texts)
     log(

@@ -119,6 +119,17 @@ class Cvss(_Strict):
     base_score: float = Field(ge=0, le=10)
     severity: Literal["None", "Low", "Medium", "High", "Critical"]
     metrics: Metrics
+    abstain: bool = Field(
+        description="true when the text carries too little information for a score; "
+        "the vector is still the most probable one"
+    )
+
+
+class TrustWarning(_Strict):
+    code: Literal[
+        "not_a_vulnerability_description", "not_english", "reserved_or_rejected", "truncated_input"
+    ]
+    message: str
 
 
 class Evidence(_Strict):
@@ -141,6 +152,7 @@ class Prediction(_Strict):
     attack: list[Scored]
     evidence: Evidence
     model: ModelRef
+    warnings: list[TrustWarning] = Field(description="what makes this answer less trustworthy")
 
 
 class ItemError(_Strict):
