@@ -43,6 +43,10 @@ def reference_evidence(x: Any, head: Any, labels: np.ndarray, k: int, terms: lis
 
 def reference_predictions(predictor: Predictor, texts: list[str]) -> list[dict[str, Any]]:
     """Prediction objects built record by record from the model's probabilities."""
+    from vulntax.trust.negation import drop_denials
+
+    if predictor.decoding.drop_denials:  # what the predictor feeds the model
+        texts = [drop_denials(t) for t in texts]
     model: Any = predictor.model  # the linear model
     labels = model.labels
     x = model.features.transform(texts)
