@@ -1,0 +1,188 @@
+"""ATT&CK techniques learnt from the analysts' own mappings (KEV + CTID).
+
+The analysts map a CVE to the technique used to exploit it (T1190, T1203,
+T1068, …) and the techniques its impact enables (T1059, T1499.004, …). This
+head learns them from every analyst mapping there is — the CISA KEV mappings
+of CTID's Mappings Explorer *and* CTID's "ATT&CK to CVE" set — with one
+L2-regularised logistic regression per technique over three feature blocks:
+
+* ``text`` — the linear model's own TF-IDF row of the description (B, F);
+* ``cvss`` — the predicted distribution of the eight CVSS base metrics (B, 22);
+* ``cwe`` — the predicted CWE distribution over the model's classes (B, n_cwe).
+
+Each block is scaled by its weight in :class:`AttackSettings` before the fit.
+Technique ids are the current ones (revoked ids followed through the catalog's
+``revoked-by`` chain when the gold is read); sub-techniques stay sub-techniques
+and the evaluation also scores them rolled up to their parent.
+
+Files (beside a linear model's own): ``attack.safetensors`` (``text.*`` CSR
+weights, ``dense`` (T, 22 + n_cwe), ``bias`` (T,)) and ``attack.json`` (the
+technique list, the settings, what it was fitted on). A model directory
+without them keeps the older KEV-only mapper (:mod:`.attack_mapper`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vulntax.errors import ConfigError, ModelError
+
+ATTACK_WEIGHTS = "attack.safetensors"
+ATTACK_CONFIG = "attack.json"
+FORMAT = "vulntax-attack"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    C: float = 1.0  # inverse L2 strength of each technique's logistic regression
+    min_positives: int = 2  # techniques with fewer training CVEs are not learnt
+    text_weight: float = 1.0
+    cvss_weight: float = 1.0
+    cwe_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.C <= 0:
+            raise ConfigError("attack.C must be positive")
+        if self.min_positives < 1:
+            raise ConfigError("attack.min_positives must be at least 1")
+        if min(self.text_weight, self.cvss_weight, self.cwe_weight) < 0:
+            raise ConfigError("attack feature weights must not be negative")
+
+
+@dataclass
+class LearntAttack:
+    techniques: list[str]  # output order
+    text: Any  # scipy CSR (T, F) float32
+    dense: np.ndarray  # (T, n_cvss + n_cwe) float32: CVSS values, then CWE classes
+    bias: np.ndarray  # (T,) float32
+    settings: AttackSettings
+
+    def probabilities(self, x: Any, cvss: np.ndarray, cwe: np.ndarray) -> np.ndarray:
+        """(B, T) probabilities from the TF-IDF rows ``x`` (B, F) and predicted distributions."""
+        s = self.settings
+        dense = np.hstack([s.cvss_weight * cvss, s.cwe_weight * cwe]).astype(np.float32)
+        z = s.text_weight * np.asarray((x @ self.text.T).toarray(), dtype=np.float32)
+        z += dense @ self.dense.T + self.bias  # (B, T)
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def cvss_block(cvss: dict[str, np.ndarray]) -> np.ndarray:
+    """The eight metric distributions side by side, in the model's metric order (B, 22)."""
+    return np.hstack(list(cvss.values())).astype(np.float32)
+
+
+def fit(
+    x: Any,
+    cvss: np.ndarray,
+    cwe: np.ndarray,
+    gold: Sequence[Sequence[str]],
+    settings: AttackSettings,
+) -> LearntAttack:
+    """One logistic regression per technique with ``min_positives`` CVEs in ``gold``."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    counts = Counter(t for ids in gold for t in set(ids))
+    techniques = sorted(
+        (t for t, n in counts.items() if n >= settings.min_positives), key=technique_key
+    )
+    if not techniques:
+        raise ModelError("no ATT&CK technique has enough analyst mappings to learn from")
+    s = settings
+    features = sp.hstack(
+        [s.text_weight * x, sp.csr_matrix(np.hstack([s.cvss_weight * cvss, s.cwe_weight * cwe]))],
+        format="csr",
+    )
+    n_text = x.shape[1]
+    used = np.unique(features.indices)  # columns no training row has keep weight 0 under L2
+    compact = features[:, used].tocsr()  # (N, n_used)
+    weights = np.zeros((len(techniques), features.shape[1]), dtype=np.float32)
+    bias = np.zeros(len(techniques), dtype=np.float32)
+    for j, technique in enumerate(techniques):
+        y = np.array([technique in ids for ids in gold])
+        if y.all():
+            bias[j] = 6.0
+            continue
+        # the dual solver: far fewer rows than columns (≈ 100× faster than the primal here)
+        clf = LogisticRegression(C=s.C, solver="liblinear", dual=True, max_iter=2000)
+        clf.fit(compact, y)
+        weights[j, used] = clf.coef_[0]
+        bias[j] = clf.intercept_[0]
+    text = sp.csr_matrix(weights[:, :n_text])  # zero where no training text has the term
+    return LearntAttack(techniques, text, weights[:, n_text:].copy(), bias, settings)
+
+
+# ---------------------------------------------------------------------- persistence
+def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
+    from safetensors.numpy import save_file
+
+    text = model.text.tocsr()
+    tensors = {
+        "text.data": text.data.astype(np.float16),
+        "text.indices": text.indices.astype(np.int32),
+        "text.indptr": text.indptr.astype(np.int64),
+        "dense": model.dense.astype(np.float32),
+        "bias": model.bias.astype(np.float32),
+    }
+    save_file(tensors, str(folder / ATTACK_WEIGHTS))
+    (folder / ATTACK_WEIGHTS).chmod(0o644)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "techniques": model.techniques,
+        "settings": asdict(model.settings),
+        **about,
+    }
+    (folder / ATTACK_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def load(folder: Path, n_features: int, n_dense: int) -> LearntAttack | None:
+    """The learnt head of a model directory; None if it has none; ModelError if damaged."""
+    weights_file, config_file = folder / ATTACK_WEIGHTS, folder / ATTACK_CONFIG
+    if not weights_file.exists() and not config_file.exists():
+        return None
+    if not (weights_file.is_file() and config_file.is_file()):
+        raise ModelError(f"{folder}: {ATTACK_WEIGHTS} and {ATTACK_CONFIG} come together")
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    from scipy.sparse import csr_matrix
+
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        techniques = [str(t) for t in config["techniques"]]
+        settings = AttackSettings(**config["settings"])
+        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{config_file}: not a {FORMAT} v{FORMAT_VERSION} file")
+    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+        raise ModelError(f"{config_file}: not a readable ATT&CK head config ({exc})") from exc
+    try:
+        t = load_file(str(weights_file))
+        data, indices, indptr = t["text.data"], t["text.indices"], t["text.indptr"]
+        dense, bias = t["dense"].astype(np.float32), t["bias"].astype(np.float32)
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{weights_file}: not a readable ATT&CK head ({exc})") from exc
+    n = len(techniques)
+    if (
+        dense.shape != (n, n_dense)
+        or bias.shape != (n,)
+        or len(indptr) != n + 1
+        or len(indices) != len(data)
+        or (len(indices) and (indices.min() < 0 or indices.max() >= n_features))
+        or indptr[-1] != len(data)
+    ):
+        raise ModelError(f"{weights_file}: the ATT&CK head does not fit this model's labels")
+    text = csr_matrix((data.astype(np.float32), indices, indptr), shape=(n, n_features))
+    return LearntAttack(techniques, text, dense, bias, settings)
+
+
+def technique_key(technique: str) -> tuple[int, int]:
+    major, _, minor = technique[1:].partition(".")
+    return int(major), int(minor or 0)
