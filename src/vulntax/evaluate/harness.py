@@ -345,6 +345,10 @@ def _run(
         "classified": int(sum(pred.ok)),
         "unclassified": len(pred) - int(sum(pred.ok)),
         "ctid_records": len(ctid),
+        # a learnt ATT&CK head (attack.json) was fitted on the CTID set: not held out then
+        "ctid_in_attack_training": bool(
+            getattr(getattr(predictor, "model", None), "attack_head", None) is not None
+        ),
         "baseline": baseline.source if baseline else None,
         "seconds": {"read": read_seconds, "predict": predict_seconds, "score": score_seconds},
     }

@@ -5,7 +5,8 @@ linked to it, so every pattern of one CWE gets the same probability. This
 ranker re-scores the patterns linked to the CWE candidates:
 
 * **candidates** — the patterns linked (directly, as in the graph) to one of
-  the ``top_cwe`` most probable CWE classes;
+  the ``top_cwe`` most probable CWE classes, and those linked to a CWE on the
+  top class's View-1000 line;
 * **features** per (description, pattern): p(link); log p(link); whether the
   pattern is linked to a CWE on the top class's View-1000 line (the class, its
   ancestors and descendants); cosine similarity of the description's TF-IDF
@@ -18,7 +19,8 @@ ranker re-scores the patterns linked to the CWE candidates:
   gold CWE's patterns.
 * **consistency** — a candidate not linked to the top class's line is never
   ranked above the best one that is (its probability is capped just below),
-  so the top pattern stays consistent with the predicted CWE.
+  so the top pattern stays consistent with the predicted CWE; where that
+  line links to no pattern at all, no pattern is listed.
 
 Files (beside a linear model's own): ``capec_rank.safetensors`` (pattern text
 rows ``name.*`` / ``description.*`` / ``prerequisites.*`` and the CWE-line links
@@ -61,6 +63,7 @@ class CapecRanker:
         for j in range(top.shape[1]):
             candidate |= links[top[:, j]].toarray() > 0
         on_line = self.line[top[:, 0]].toarray().astype(np.float32)  # (B, P)
+        candidate |= on_line > 0
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
         xn = x.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
         sims = [np.asarray((xn @ self.texts[t].T).toarray(), dtype=np.float32) for t in TEXTS]
@@ -73,8 +76,9 @@ class CapecRanker:
         z = feats @ self.coef + self.bias
         p = np.where(candidate, 1.0 / (1.0 + np.exp(-z)), 0.0).astype(np.float32)
         on_line = feats[:, :, 2] > 0
-        best_on = np.where(on_line & candidate, p, 0.0).max(axis=1, keepdims=True)  # (B, 1)
-        capped = np.where(on_line | (best_on == 0), p, np.minimum(p, CAP * best_on))
+        best_on = np.where(on_line, p, 0.0).max(axis=1, keepdims=True)  # (B, 1)
+        # nothing is listed where the top class's line links to no pattern at all
+        capped = np.where(on_line, p, np.minimum(p, CAP * best_on))
         return capped.astype(np.float32)
 
 
