@@ -15,8 +15,9 @@ Technique ids are the current ones (revoked ids followed through the catalog's
 ``revoked-by`` chain when the gold is read); sub-techniques stay sub-techniques
 and the evaluation also scores them rolled up to their parent.
 
-Files (beside a linear model's own): ``attack.safetensors`` (``text.*`` CSR
-weights, ``dense`` (T, 22 + n_cwe), ``bias`` (T,)) and ``attack.json`` (the
+Files (beside a linear model's own): ``attack.safetensors`` (``text.columns``
+(the n terms any technique weighs), ``text.weights`` (T, n) float16, ``dense``
+(T, 22 + n_cwe), ``bias`` (T,)) and ``attack.json`` (the
 technique list, the settings, what it was fitted on). A model directory
 without them keeps the older KEV-only mapper (:mod:`.attack_mapper`).
 """
@@ -125,10 +126,10 @@ def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
     from safetensors.numpy import save_file
 
     text = model.text.tocsr()
+    columns = np.unique(text.indices)  # the terms any technique weighs: shared by all rows
     tensors = {
-        "text.data": text.data.astype(np.float16),
-        "text.indices": text.indices.astype(np.int32),
-        "text.indptr": text.indptr.astype(np.int64),
+        "text.columns": columns.astype(np.int32),
+        "text.weights": text[:, columns].toarray().astype(np.float16),  # (T, n_columns)
         "dense": model.dense.astype(np.float32),
         "bias": model.bias.astype(np.float32),
     }
@@ -165,7 +166,7 @@ def load(folder: Path, n_features: int, n_dense: int) -> LearntAttack | None:
         raise ModelError(f"{config_file}: not a readable ATT&CK head config ({exc})") from exc
     try:
         t = load_file(str(weights_file))
-        data, indices, indptr = t["text.data"], t["text.indices"], t["text.indptr"]
+        columns, weights = t["text.columns"].astype(np.int64), t["text.weights"]
         dense, bias = t["dense"].astype(np.float32), t["bias"].astype(np.float32)
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{weights_file}: not a readable ATT&CK head ({exc})") from exc
@@ -173,13 +174,13 @@ def load(folder: Path, n_features: int, n_dense: int) -> LearntAttack | None:
     if (
         dense.shape != (n, n_dense)
         or bias.shape != (n,)
-        or len(indptr) != n + 1
-        or len(indices) != len(data)
-        or (len(indices) and (indices.min() < 0 or indices.max() >= n_features))
-        or indptr[-1] != len(data)
+        or weights.shape != (n, len(columns))
+        or (len(columns) and (columns.min() < 0 or columns.max() >= n_features))
     ):
         raise ModelError(f"{weights_file}: the ATT&CK head does not fit this model's labels")
-    text = csr_matrix((data.astype(np.float32), indices, indptr), shape=(n, n_features))
+    rows = np.repeat(np.arange(n), len(columns))
+    cols = np.tile(columns, n)
+    text = csr_matrix((weights.astype(np.float32).ravel(), (rows, cols)), shape=(n, n_features))
     return LearntAttack(techniques, text, dense, bias, settings)
 
 

@@ -49,7 +49,7 @@ def fit_extras(
     started = time.perf_counter()
     model_path = Path(model_dir)
     out = Path(out_dir) if out_dir else model_path
-    model = LinearModel.load(model_path)
+    model = LinearModel.load(model_path, extras=False)  # any older extra files are replaced
     if model.config.get("kind") != "linear":
         raise ModelError(f"{model_path}: the extra heads fit linear models only")
     catalog = load_catalog(data_dir)

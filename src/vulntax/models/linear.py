@@ -249,7 +249,8 @@ class LinearModel:
         write_json(path / CONFIG, self.config)
 
     @classmethod
-    def load(cls, path: Path) -> LinearModel:
+    def load(cls, path: Path, extras: bool = True) -> LinearModel:
+        """The model at ``path``; with ``extras``, its optional heads too (models.extras)."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -306,7 +307,8 @@ class LinearModel:
         from vulntax.models.extras import attach
 
         model = cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
-        attach(model, path)  # attack.* and capec_rank.* files, where the directory has them
+        if extras:  # attack.* and capec_rank.* files, where the directory has them
+            attach(model, path)
         return model
 
 
