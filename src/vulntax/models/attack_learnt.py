@@ -65,12 +65,15 @@ class LearntAttack:
     dense: np.ndarray  # (T, n_cvss + n_cwe) float32: CVSS values, then CWE classes
     bias: np.ndarray  # (T,) float32
     settings: AttackSettings
+    _text_t: Any = None
 
     def probabilities(self, x: Any, cvss: np.ndarray, cwe: np.ndarray) -> np.ndarray:
         """(B, T) probabilities from the TF-IDF rows ``x`` (B, F) and predicted distributions."""
         s = self.settings
         dense = np.hstack([s.cvss_weight * cvss, s.cwe_weight * cwe]).astype(np.float32)
-        z = s.text_weight * np.asarray((x @ self.text.T).toarray(), dtype=np.float32)
+        if self._text_t is None:  # (F, T) CSR, made once (scipy would transpose per call)
+            self._text_t = self.text.T.tocsr()
+        z = s.text_weight * np.asarray((x @ self._text_t).toarray(), dtype=np.float32)
         z += dense @ self.dense.T + self.bias  # (B, T)
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 

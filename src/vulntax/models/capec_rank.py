@@ -54,6 +54,7 @@ class CapecRanker:
     coef: np.ndarray  # (len(FEATURES),) float32
     bias: float
     top_cwe: int = 3
+    _texts_t: dict[str, Any] | None = None
 
     def features(self, x: Any, cwe: np.ndarray, links: Any) -> tuple[np.ndarray, np.ndarray]:
         """Candidate mask (B, P) and features (B, P, len(FEATURES))."""
@@ -66,7 +67,9 @@ class CapecRanker:
         candidate |= on_line > 0
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
         xn = x.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
-        sims = [np.asarray((xn @ self.texts[t].T).toarray(), dtype=np.float32) for t in TEXTS]
+        if self._texts_t is None:  # (F, P) CSR per text, made once
+            self._texts_t = {t: self.texts[t].T.tocsr() for t in TEXTS}
+        sims = [np.asarray((xn @ self._texts_t[t]).toarray(), dtype=np.float32) for t in TEXTS]
         feats = np.stack([link_p, np.log(link_p + 1e-4), on_line, *sims], axis=2)
         return candidate, feats
 
