@@ -30,6 +30,24 @@ def test_head_learns_a_text_cue() -> None:
     assert (p[network, 1] > p[network, 0]).all() and (p[~network, 0] > p[~network, 1]).all()
 
 
+def test_head_round_trips_with_its_neighbour_vote(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = sp.random(40, 30, density=0.2, random_state=2, format="csr", dtype=np.float32)
+    gold = [["T1190"] if rng.random() < 0.5 else ["T1068", "T1059"] for _ in range(40)]
+    settings = attack_learnt.AttackSettings(knn_weight=0.5, neighbours=5)
+    head = attack_learnt.fit(x, np.zeros((40, 2)), np.zeros((40, 3)), gold, settings)
+    votes = head.vote(x[:3])
+    assert votes.shape == (3, 3) and ((votes >= 0) & (votes <= 1)).all()
+    attack_learnt.save(head, tmp_path, {})
+    again = attack_learnt.load(tmp_path, 30, 5)
+    assert again is not None and again.settings == settings
+    p = head.probabilities(x, np.zeros((40, 2)), np.zeros((40, 3)))
+    q = again.probabilities(x, np.zeros((40, 2)), np.zeros((40, 3)))
+    np.testing.assert_allclose(p, q, atol=2e-3)  # weights are stored as float16
+    with pytest.raises(ModelError, match="does not fit"):
+        attack_learnt.load(tmp_path, 30, 6)
+
+
 def test_no_learnable_technique_is_an_error() -> None:
     x = sp.csr_matrix(np.ones((2, 2), dtype=np.float32))
     with pytest.raises(ModelError, match="enough analyst mappings"):

@@ -11,13 +11,18 @@ L2-regularised logistic regression per technique over three feature blocks:
 * ``cwe`` — the predicted CWE distribution over the model's classes (B, n_cwe).
 
 Each block is scaled by its weight in :class:`AttackSettings` before the fit.
+With ``knn_weight`` > 0 the probabilities are blended with a vote of the
+``neighbours`` training rows most cosine-similar to the description (their
+techniques, weighted by similarity squared); the training rows' TF-IDF vectors
+and techniques are kept in the file for it (no description text).
 Technique ids are the current ones (revoked ids followed through the catalog's
 ``revoked-by`` chain when the gold is read); sub-techniques stay sub-techniques
 and the evaluation also scores them rolled up to their parent.
 
 Files (beside a linear model's own): ``attack.safetensors`` (``text.columns``
 (the n terms any technique weighs), ``text.weights`` (T, n) float16, ``dense``
-(T, 22 + n_cwe), ``bias`` (T,)) and ``attack.json`` (the
+(T, 22 + n_cwe), ``bias`` (T,), ``memory.*`` (the training rows as CSR) and
+``memory.labels`` (N, T) uint8) and ``attack.json`` (the
 technique list, the settings, what it was fitted on). A model directory
 without them keeps the older KEV-only mapper (:mod:`.attack_mapper`).
 """
@@ -48,6 +53,8 @@ class AttackSettings:
     text_weight: float = 1.0
     cvss_weight: float = 1.0
     cwe_weight: float = 1.0
+    knn_weight: float = 0.0  # share of the nearest training rows' vote in the blend
+    neighbours: int = 30
 
     def __post_init__(self) -> None:
         if self.C <= 0:
@@ -56,6 +63,8 @@ class AttackSettings:
             raise ConfigError("attack.min_positives must be at least 1")
         if min(self.text_weight, self.cvss_weight, self.cwe_weight) < 0:
             raise ConfigError("attack feature weights must not be negative")
+        if not 0 <= self.knn_weight <= 1 or self.neighbours < 1:
+            raise ConfigError("attack.knn_weight must be in [0, 1], attack.neighbours >= 1")
 
 
 @dataclass
@@ -65,6 +74,8 @@ class LearntAttack:
     dense: np.ndarray  # (T, n_cvss + n_cwe) float32: CVSS values, then CWE classes
     bias: np.ndarray  # (T,) float32
     settings: AttackSettings
+    memory: Any = None  # CSR (N, F): the training rows' L2-normalised TF-IDF, for the vote
+    memory_labels: np.ndarray | None = None  # (N, T) uint8: their techniques
     _text_t: Any = None
 
     def probabilities(self, x: Any, cvss: np.ndarray, cwe: np.ndarray) -> np.ndarray:
@@ -75,7 +86,21 @@ class LearntAttack:
             self._text_t = self.text.T.tocsr()
         z = s.text_weight * np.asarray((x @ self._text_t).toarray(), dtype=np.float32)
         z += dense @ self.dense.T + self.bias  # (B, T)
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        p = 1.0 / (1.0 + np.exp(-z))
+        if s.knn_weight > 0 and self.memory is not None and self.memory_labels is not None:
+            p = (1 - s.knn_weight) * p + s.knn_weight * self.vote(x)
+        return p.astype(np.float32)
+
+    def vote(self, x: Any) -> np.ndarray:
+        """(B, T): the techniques of the ``neighbours`` most cosine-similar training rows,
+        weighted by similarity squared."""
+        assert self.memory is not None and self.memory_labels is not None
+        sims = np.asarray((_normalised(x) @ self.memory.T).toarray(), dtype=np.float32)  # (B, N)
+        k = min(self.settings.neighbours, sims.shape[1])
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]  # (B, k)
+        w = np.take_along_axis(sims, top, axis=1) ** 2
+        votes = np.einsum("bk,bkt->bt", w, self.memory_labels[top].astype(np.float32))
+        return votes / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
 
 
 def cvss_block(cvss: dict[str, np.ndarray]) -> np.ndarray:
@@ -121,7 +146,20 @@ def fit(
         weights[j, used] = clf.coef_[0]
         bias[j] = clf.intercept_[0]
     text = sp.csr_matrix(weights[:, :n_text])  # zero where no training text has the term
-    return LearntAttack(techniques, text, weights[:, n_text:].copy(), bias, settings)
+    index = {t: j for j, t in enumerate(techniques)}
+    labels = np.zeros((len(gold), len(techniques)), dtype=np.uint8)
+    for i, ids in enumerate(gold):
+        labels[i, [index[t] for t in ids if t in index]] = 1
+    memory = _normalised(x)
+    return LearntAttack(
+        techniques, text, weights[:, n_text:].copy(), bias, settings, memory, labels
+    )
+
+
+def _normalised(x: Any) -> Any:
+    """Rows scaled to unit L2 norm (empty rows stay empty), CSR."""
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+    return x.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
 
 
 # ---------------------------------------------------------------------- persistence
@@ -136,6 +174,12 @@ def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
         "dense": model.dense.astype(np.float32),
         "bias": model.bias.astype(np.float32),
     }
+    if model.memory is not None and model.memory_labels is not None:
+        memory = model.memory.tocsr()
+        tensors["memory.data"] = memory.data.astype(np.float16)
+        tensors["memory.indices"] = memory.indices.astype(np.int32)
+        tensors["memory.indptr"] = memory.indptr.astype(np.int64)
+        tensors["memory.labels"] = model.memory_labels.astype(np.uint8)
     save_file(tensors, str(folder / ATTACK_WEIGHTS))
     (folder / ATTACK_WEIGHTS).chmod(0o644)
     config = {
@@ -184,7 +228,28 @@ def load(folder: Path, n_features: int, n_dense: int) -> LearntAttack | None:
     rows = np.repeat(np.arange(n), len(columns))
     cols = np.tile(columns, n)
     text = csr_matrix((weights.astype(np.float32).ravel(), (rows, cols)), shape=(n, n_features))
-    return LearntAttack(techniques, text, dense, bias, settings)
+    memory, labels = None, None
+    if "memory.labels" in t:
+        labels = t["memory.labels"]
+        try:
+            data, indices, indptr = t["memory.data"], t["memory.indices"], t["memory.indptr"]
+        except KeyError as exc:
+            raise ModelError(f"{weights_file}: tensor {exc} is missing") from exc
+        if (
+            labels.ndim != 2
+            or labels.shape[1] != n
+            or len(indptr) != labels.shape[0] + 1
+            or len(indices) != len(data)
+            or (len(indices) and (indices.min() < 0 or indices.max() >= n_features))
+            or indptr[-1] != len(data)
+        ):
+            raise ModelError(f"{weights_file}: the ATT&CK head's memory does not fit")
+        memory = csr_matrix(
+            (data.astype(np.float32), indices, indptr), shape=(labels.shape[0], n_features)
+        )
+    elif settings.knn_weight > 0:
+        raise ModelError(f"{weights_file}: tensor 'memory.labels' is missing")
+    return LearntAttack(techniques, text, dense, bias, settings, memory, labels)
 
 
 def technique_key(technique: str) -> tuple[int, int]:
