@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python bench/attack/cv.py --model runs/linear --dataset runs/dataset \
-        --data-dir ../shared/data [--folds 5] [--year 2021]
+        --data-dir ../shared/data [--folds 5] [--year 2019] [--knn-shares 0,0.3,0.5]
 
 The mapper (:mod:`vulntax.models.attack_learnt`) is fitted on KEV + CTID rows of
 the training folds and scored on the held-out fold. Its CWE / CVSS inputs are the
@@ -11,10 +11,11 @@ given linear model's predictions; the model was trained without the CTID CVEs, s
 on CTID rows they are predictions for unseen CVEs (KEV rows of the model's own
 training split are scored apart, for that reason). Settings (C, feature blocks)
 are chosen per outer fold by an inner grouped 3-fold CV on the training folds
-only, with the share of a nearest-neighbour vote over the training rows blended in
-(0, 0.3 or 0.5). Beside it: the most frequent techniques of the training folds, and the
-same mapper given the gold CWE (one-hot) instead of the predicted distribution.
-Prints the figures; writes bench/results/attack-cv.json.
+only; with ``--knn-shares`` the share of a nearest-neighbour vote over the
+training rows is chosen with them. Beside it: the most frequent techniques of
+the training folds, and the same mapper given the gold CWE (one-hot) instead of
+the predicted distribution. Prints the figures; writes ``--out``
+(bench/results/attack-cv.json).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ GRID = [
     for c in (1.0, 4.0, 16.0)
     for w in (0.0, 1.0, 3.0)
 ]
-KNN = (0.0, 0.3, 0.5)  # share of the nearest training rows' vote, chosen with the grid
+KNN = (0.0,)  # shares of the nearest training rows' vote tried with the grid (--knn-shares)
 TYPES = ("exploitation_technique", "primary_impact", "secondary_impact")
 
 
@@ -177,7 +178,10 @@ def main() -> int:
     parser.add_argument("--year", type=int, default=2019, help="test on CVEs published from then")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bench/results/attack-cv.json")
+    parser.add_argument("--knn-shares", default="0", help="comma-separated, e.g. 0,0.3,0.5")
     args = parser.parse_args()
+    global KNN
+    KNN = tuple(float(v) for v in args.knn_shares.split(","))
 
     from vulntax.dataset.store import load_dataset
     from vulntax.models.linear import LinearModel
