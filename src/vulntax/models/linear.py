@@ -169,6 +169,8 @@ class LinearModel:
         self.mapper = mapper
         self.graph_techniques: list[str] = list(config.get("attack_graph") or labels.attack)
         self._pillar = cwe_pillar  # (n_cwe, n_pillars): the mapper's CWE features
+        self.attack_head: Any = None  # optional extra heads (vulntax.models.extras)
+        self.capec_ranker: Any = None
 
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
@@ -180,6 +182,10 @@ class LinearModel:
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
         graph = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_graph)
         attack = graph if self.mapper is None else self._map_attack(cvss, cwe, graph)
+        if self.capec_ranker is not None:
+            capec = self.capec_ranker.probabilities(x, cwe, self.capec_links)
+        if self.attack_head is not None:
+            attack = self.attack_head.probabilities(x, np.hstack(list(cvss.values())), cwe)
 
         def explain(head: str, labels: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
             weights = self.cwe if head == "cwe" else self.cvss[head]
@@ -276,7 +282,8 @@ class LinearModel:
         write_json(path / CONFIG, self.config)
 
     @classmethod
-    def load(cls, path: Path) -> LinearModel:
+    def load(cls, path: Path, extras: bool = True) -> LinearModel:
+        """The model at ``path``; with ``extras``, its optional heads too (models.extras)."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -330,7 +337,12 @@ class LinearModel:
                     raise ModelError(f"{weights_file}: ATT&CK mapper pillars do not match")
         except KeyError as exc:
             raise ModelError(f"{weights_file}: tensor {exc} is missing") from exc
-        return cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
+        from vulntax.models.extras import attach
+
+        model = cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
+        if extras:  # attack.* and capec_rank.* files, where the directory has them
+            attach(model, path)
+        return model
 
 
 def _top_contributions(
