@@ -1,12 +1,13 @@
 """Batch throughput, cold start and peak memory of `vulntax predict`.
 
     python bench/throughput.py --dataset DIR [--split test] [--model DIR] [--repeat 3]
-        [--baseline-src OLD/src]
+        [--baseline-src OLD/src] [--format jsonl --format csv --format cve5]
 
 * **throughput**: the split's descriptions (the fixed corpus) are written once as an NVD 2.0
   feed (``{"vulnerabilities": [{"cve": {"id", "descriptions"}}]}``) and once as JSONL (id,
   description); `vulntax predict --input FILE --output FILE` runs on each as a fresh
-  process; records/s counts start-up, reading, prediction and writing.
+  process, once per output ``--format`` (default jsonl); records/s counts start-up, reading,
+  prediction and writing.
 * **cold start**: `vulntax predict "TEXT" --json` as a fresh process, wall time.
 * **peak memory**: the largest resident set of those processes (getrusage of the children).
 * **CPU seconds** (user + system, the process and its workers): steadier than wall time
@@ -79,7 +80,11 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline-src", default=None, help="src folder of the code to compare")
+    parser.add_argument(
+        "--format", action="append", choices=["jsonl", "csv", "cve5"], help="output format(s)"
+    )
     args = parser.parse_args()
+    formats = args.format or ["jsonl"]
 
     from vulntax.dataset.store import load_dataset
 
@@ -97,17 +102,20 @@ def main() -> None:
     batch: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         corpora = write_corpus(list(cols["id"]), list(cols["description"]), Path(tmp))
-        out = Path(tmp) / "out.jsonl"
         for _ in range(args.repeat):
-            for fmt, corpus in corpora.items():
-                for name, src in codes.items():
-                    command = ["predict", "--input", str(corpus), "--output", str(out), "--quiet"]
-                    batch.setdefault((fmt, name), []).append(run([*command, *model_args], src))
-                    lines = sum(1 for _ in out.open(encoding="utf-8"))
-                    assert lines == n, f"expected {n} output lines, got {lines}"
+            for source, corpus in corpora.items():
+                for fmt in formats:
+                    out = Path(tmp) / f"out.{fmt}"
+                    key = f"{source} → {fmt}"
+                    for name, src in codes.items():
+                        command = ["predict", "--input", str(corpus), "--output", str(out)]
+                        command += ["--quiet", *(["--format", fmt] if fmt != "jsonl" else [])]
+                        batch.setdefault((key, name), []).append(run([*command, *model_args], src))
+                        lines = sum(1 for _ in out.open(encoding="utf-8")) - (fmt == "csv")
+                        assert lines == n, f"expected {n} output lines, got {lines}"
 
     print(f"corpus: {n:,} descriptions of the {args.split} split of {args.dataset}")
-    print("| input | code | wall s | records/s (start-up included) | CPU s | peak RSS MB |")
+    print("| input → output | code | wall s | records/s (start-up incl.) | CPU s | peak RSS MB |")
     print("|---|---|---:|---:|---:|---:|")
     for (fmt, name), runs in batch.items():
         wall = statistics.median(w for w, _, _ in runs)
@@ -120,7 +128,7 @@ def main() -> None:
             f"peak RSS {max(m for _, _, m in runs):,.0f} MB"
         )
     if args.baseline_src:
-        for fmt in corpora:
+        for fmt in sorted({key for key, _ in batch}):
             new, old = batch[(fmt, "this code")], batch[(fmt, "baseline")]
             wall_ratio = statistics.median(o[0] / w[0] for w, o in zip(new, old, strict=True))
             cpu_ratio = statistics.median(o[1] / w[1] for w, o in zip(new, old, strict=True))

@@ -40,9 +40,12 @@ import orjson
 from vulntax.errors import UsageError
 from vulntax.records import CveRecord, IngestReport
 
-Item = tuple[str | None, str] | dict[str, Any]
+# (id, text), or (id, text, record) where the record's metadata or JSON is wanted; an error object
+Item = tuple[str | None, str] | tuple[str | None, str, CveRecord] | dict[str, Any]
+Serialiser = Callable[[list[Item], list[dict[str, Any]]], bytes]
 
 _WORKER_PREDICTOR: Any = None  # set in the parent before forking; inherited by the workers
+_WORKER_SERIALISE: Any = None
 
 # Native libraries that start thread pools a forked child cannot use (see the module docstring).
 FORK_UNSAFE_MODULES = ("torch", "onnxruntime")
@@ -92,13 +95,18 @@ def encode(results: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in results)
 
 
-def items_of(path: Path, report: IngestReport) -> Iterator[Item]:
-    """(id, description) for each readable record of ``path``; an error object otherwise."""
+def items_of(
+    path: Path, report: IngestReport, with_records: bool = False, keep_raw: bool = False
+) -> Iterator[Item]:
+    """(id, description) for each readable record of ``path``; an error object otherwise.
+
+    ``with_records`` adds the record itself (its metadata; with ``keep_raw`` its CVE JSON 5).
+    """
     from vulntax.ingest import read
 
-    for item in read(path, report=report):
+    for item in read(path, report=report, keep_raw=keep_raw):
         if isinstance(item, CveRecord):
-            yield (item.id, item.description)
+            yield (item.id, item.description, item) if with_records else (item.id, item.description)
         else:
             yield {"id": item.id, "error": item.reason}
 
@@ -110,19 +118,22 @@ def predict_lines(
     batch_size: int = 512,
     workers: int = 1,
     on_batch: Callable[[int], None] | None = None,
+    serialise: Serialiser | None = None,
     start: str = "auto",
 ) -> BatchResult:
-    """Predict ``items`` and write one JSON line each to ``sink``; returns the counts.
+    """Predict ``items`` and write them to ``sink`` (``serialise``: JSON lines by default).
 
     ``start`` chooses how workers start (:func:`pool_plan`); ``spawn`` needs a
-    predictor that knows where its model came from (``predictor.source``).
+    predictor that knows where its model came from (``predictor.source``) and a
+    module-level ``serialise``.
     """
     result = BatchResult()
 
-    def write(block: bytes, count: int) -> None:
+    def write(done: tuple[bytes, int], count: int) -> None:
+        block, errors = done
         sink.write(block)
         result.lines += count
-        result.errors += block.count(b'"error":')
+        result.errors += errors
         if on_batch:
             on_batch(count)
 
@@ -130,23 +141,23 @@ def predict_lines(
     method, workers = pool_plan(workers, start)
     if method == "inline":
         for batch in batches:
-            write(_predict(predictor, batch), len(batch))
+            write(_predict(predictor, batch, serialise), len(batch))
         return result
 
-    global _WORKER_PREDICTOR
-    if method == "fork":
-        _WORKER_PREDICTOR = predictor  # the workers inherit the loaded model
+    global _WORKER_PREDICTOR, _WORKER_SERIALISE
+    if method == "fork":  # the workers inherit the loaded model
+        _WORKER_PREDICTOR, _WORKER_SERIALISE = predictor, serialise
         options: dict[str, Any] = {"mp_context": multiprocessing.get_context("fork")}
     else:  # each fresh worker loads the model and takes its share of the cores
         threads = max(1, default_workers() // workers)
         options = {
             "mp_context": multiprocessing.get_context("spawn"),
             "initializer": _load_worker,
-            "initargs": (predictor.source, threads),
+            "initargs": (predictor.source, threads, serialise),
         }
     try:
         with ProcessPoolExecutor(max_workers=workers, **options) as pool:
-            pending: deque[tuple[Future[bytes], int]] = deque()
+            pending: deque[tuple[Future[tuple[bytes, int]], int]] = deque()
             for batch in batches:
                 pending.append((pool.submit(_work, batch), len(batch)))
                 if len(pending) >= 2 * workers:
@@ -156,7 +167,7 @@ def predict_lines(
                 future, count = pending.popleft()
                 write(future.result(), count)
     finally:
-        _WORKER_PREDICTOR = None
+        _WORKER_PREDICTOR = _WORKER_SERIALISE = None
     return result
 
 
@@ -171,24 +182,38 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-def _predict(predictor: Any, batch: list[Item]) -> bytes:
-    pairs = [b for b in batch if isinstance(b, tuple)]
-    predicted = iter(predictor.predict_batch(pairs))
-    return encode([next(predicted) if isinstance(b, tuple) else b for b in batch])
+def _predict(
+    predictor: Any, batch: list[Item], serialise: Serialiser | None = None
+) -> tuple[bytes, int]:
+    """The serialised block of a batch, and how many of its records are errors."""
+    todo = [b for b in batch if isinstance(b, tuple)]
+    records = [b[2] if len(b) > 2 else None for b in todo]
+    pairs = [(b[0], b[1]) for b in todo]
+    if any(r is not None for r in records):
+        predicted = iter(predictor.predict_batch(pairs, metadata=records))
+    else:
+        predicted = iter(predictor.predict_batch(pairs))
+    results = [next(predicted) if isinstance(b, tuple) else b for b in batch]
+    errors = sum(1 for r in results if "error" in r)
+    return (serialise or _encode_batch)(batch, results), errors
 
 
-def _work(batch: list[Item]) -> bytes:
+def _encode_batch(batch: list[Item], results: list[dict[str, Any]]) -> bytes:
+    return encode(results)
+
+
+def _work(batch: list[Item]) -> tuple[bytes, int]:
     from vulntax.runtime import single_blas_thread
 
     single_blas_thread()  # once per worker (inherited when forked; set again when not)
-    return _predict(_WORKER_PREDICTOR, batch)
+    return _predict(_WORKER_PREDICTOR, batch, _WORKER_SERIALISE)
 
 
-def _load_worker(source: dict[str, Any], threads: int) -> None:
+def _load_worker(source: dict[str, Any], threads: int, serialise: Serialiser | None) -> None:
     """A spawned worker: limit native threads to its share, then load the model."""
-    global _WORKER_PREDICTOR
+    global _WORKER_PREDICTOR, _WORKER_SERIALISE
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(threads)
     from vulntax.predictor import Predictor
 
-    _WORKER_PREDICTOR = Predictor(**source)
+    _WORKER_PREDICTOR, _WORKER_SERIALISE = Predictor(**source), serialise

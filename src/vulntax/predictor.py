@@ -21,6 +21,15 @@ every model kind:
   from them and *scored with the cvss library*, never predicted.
 * **CAPEC / ATT&CK** — the most probable patterns / techniques, with names.
 * **evidence** — the input terms that pushed the CWE and each CVSS metric.
+* **CVSS 4.0** (``cvss4``, where the model directory holds the v4.0 head:
+  :mod:`vulntax.models.cvss4_head`) — the most probable value of each of the
+  eleven base metrics, read from the model's v3.1 and CWE outputs; the vector
+  is scored with the cvss library's ``CVSS4``.
+* **metadata** (where the model directory holds the metadata head:
+  :mod:`vulntax.models.metadata_head`) — a record's CNA, references and the
+  CNA's own CWE and CVSS vector adjust the CWE and CVSS v3.1 outputs of the
+  rows that carry them (``metadata`` lists what was read); description-only
+  input is predicted exactly as without the head.
 """
 
 from __future__ import annotations
@@ -80,22 +89,39 @@ class Predictor:
         self._allowed = [e.usage in ALLOWED_USAGE for e in self._cwe_entries]
         self._name_cache: dict[int, list[str]] = {}
         self._scores: dict[tuple[int, ...], Any] = {}  # CVSS value indices -> score
+        from vulntax.predictor_heads import StackedHeads
+
+        self.heads = StackedHeads.load(model, self.model, self.catalog)
 
     # ------------------------------------------------------------------ public API
-    def predict(self, text: str, id: str | None = None) -> dict[str, Any]:
-        """One prediction object, or a UsageError for empty text."""
-        result = self.predict_batch([(id, text)])[0]
+    def predict(self, text: str, id: str | None = None, metadata: Any = None) -> dict[str, Any]:
+        """One prediction object, or a UsageError for empty text.
+
+        ``metadata``: a :class:`vulntax.metadata.RecordMeta` or a record (optional).
+        """
+        result = self.predict_batch([(id, text)], metadata=[metadata])[0]
         if "error" in result:
             raise UsageError(result["error"])
         return result
 
-    def predict_batch(self, items: Sequence[tuple[str | None, str]]) -> list[dict[str, Any]]:
-        """Prediction objects in input order; an unusable text gets an error object."""
+    def predict_batch(
+        self,
+        items: Sequence[tuple[str | None, str] | tuple[str | None, str, Any]],
+        metadata: Sequence[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Prediction objects in input order; an unusable text gets an error object.
+
+        ``metadata`` (optional, one per item): a :class:`vulntax.metadata.RecordMeta`, a
+        :class:`vulntax.records.CveRecord`, or None; an item may also carry it third.
+        """
+        if metadata is None and any(len(item) > 2 for item in items):  # (id, text, metadata)
+            metadata = [item[2] if len(item) > 2 else None for item in items]
         results: list[dict[str, Any] | None] = [None] * len(items)
         todo: list[int] = []
         texts: list[str] = []
         truncated: list[bool] = []
-        for i, (item_id, text) in enumerate(items):
+        for i, item in enumerate(items):
+            item_id, text = item[0], item[1]
             cleaned = model_input(text[:MAX_TEXT]) if isinstance(text, str) else ""
             if not cleaned:
                 results[i] = {"id": item_id, "error": "empty description"}
@@ -105,8 +131,15 @@ class Predictor:
             truncated.append(len(text) > MAX_TEXT)
         if texts:
             output = self.model.predict_batch(texts)
+            metas = [metadata[i] for i in todo] if metadata is not None else None
+            output, extra = self.heads.apply(output, metas)
             decoded = self._decode_batch([items[i][0] for i in todo], output)
+            for result, more in zip(decoded, extra, strict=True):
+                result.update(more)
             _apply_trust(self.trust, decoded, texts, truncated, output, MAX_TEXT)
+            for result in decoded:  # the v4.0 score rests on the v3.1 one: it abstains with it
+                if "cvss4" in result and "abstain" in result["cvss"]:
+                    result["cvss4"]["abstain"] = result["cvss"]["abstain"]
             for i, result in zip(todo, decoded, strict=True):
                 results[i] = result
         return [r for r in results if r is not None]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class LabelSource(StrEnum):
@@ -61,6 +62,11 @@ class CveRecord:
     cwes: tuple[CweLabel, ...] = ()
     cvss: tuple[CvssLabel, ...] = ()
     origin: InputFormat = InputFormat.JSONL
+    # what the record carries when it is published (read by the metadata-aware model):
+    assigner: str = ""  # the CNA: NVD ``sourceIdentifier`` / CVE JSON 5 ``assignerShortName``
+    references: tuple[str, ...] = ()  # reference URLs the CNA gave (not those NVD added)
+    # the CVE JSON 5 record as read (only when a reader is asked to keep it, for enrichment)
+    raw: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def cwe_ids(self, *sources: LabelSource) -> list[str]:
         """CWE ids from the given sources (all sources if none given), in order, unique."""

@@ -82,6 +82,19 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
             Text(terms, style="dim"),
         )
     parts.append(table)
+    cvss4 = prediction.get("cvss4")
+    if cvss4:
+        line = Text("CVSS 4.0 ", style="bold")
+        line.append(
+            f"{cvss4['base_score']:.1f} {cvss4['severity'].upper()}",
+            style=_SEVERITY_STYLE.get(cvss4["severity"], ""),
+        )
+        line.append(f"   {cvss4['vector']}")
+        parts.append(line)
+    if prediction.get("metadata"):
+        parts.append(
+            Text("  read from the record: " + ", ".join(prediction["metadata"]), style="dim")
+        )
 
     for title, key in (("CAPEC", "capec"), ("ATT&CK", "attack")):
         items = prediction.get(key, [])

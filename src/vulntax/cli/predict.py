@@ -22,7 +22,14 @@ def predict(
     text: str = typer.Argument(None, help="A vulnerability description ('-' reads stdin)."),
     input: Path = typer.Option(None, "--input", "-i", help=_INPUT_HELP),
     output: Path = typer.Option(
-        None, "--output", "-o", help="Where to write one JSON line per record (default: stdout)."
+        None, "--output", "-o", help="Where to write one line per record (default: stdout)."
+    ),
+    fmt: str = typer.Option(
+        "jsonl",
+        "--format",
+        "-f",
+        help="With --input: jsonl (prediction objects), csv (one row per record) or cve5 "
+        "(CVE JSON 5 records enriched with a vulntax ADP container).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the prediction object as JSON."),
     model: Path = typer.Option(
@@ -49,8 +56,10 @@ def predict(
     from vulntax.predictor import Predictor
 
     if input is not None:
-        _predict_file(input, output, model, data_dir, batch_size, workers, quiet)
+        _predict_file(input, output, model, data_dir, batch_size, workers, quiet, fmt)
         return
+    if fmt != "jsonl":
+        raise UsageError("--format goes with --input; for one description use --json")
     if output is not None:
         raise UsageError("--output goes with --input; for one description use --json and redirect")
     if text == "-":
@@ -75,7 +84,9 @@ def _predict_file(
     batch_size: int,
     workers: int | None,
     quiet: bool,
+    fmt: str = "jsonl",
 ) -> None:
+    from vulntax import output as formats
     from vulntax.batch import default_workers, items_of, predict_lines
     from vulntax.errors import InputError, UsageError
     from vulntax.predictor import Predictor
@@ -88,12 +99,18 @@ def _predict_file(
         raise InputError("no such file or folder", path)
     from vulntax.runtime import for_prediction
 
+    writer = formats.get(fmt)
     predictor = Predictor(model, data_dir=data_dir)
     for_prediction()  # before the workers fork: they inherit both settings
+    # records travel with their text only where they carry something: metadata or JSON
+    with_records = _carries_metadata(path) and (
+        fmt == "cve5" or predictor.heads.metadata is not None
+    )
     report = IngestReport()
     workers = default_workers() if workers is None else workers
     sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     written = 0
+    sink.write(writer.header)
     try:
         with progress(not quiet and output is not None) as bar:
             task = bar.add_task(f"classifying {path.name}", total=None)
@@ -103,8 +120,15 @@ def _predict_file(
                 written += count
                 bar.advance(task, count)
 
+            items = items_of(path, report, with_records, keep_raw=writer.needs_raw)
             result = predict_lines(
-                predictor, items_of(path, report), sink, batch_size, workers, on_batch=advance
+                predictor,
+                items,
+                sink,
+                batch_size,
+                workers,
+                on_batch=advance,
+                serialise=writer.serialise,
             )
     except InputError as exc:
         sink.flush()
@@ -114,7 +138,19 @@ def _predict_file(
             sink.close()
     if output is not None:
         typer.echo(
-            f"wrote {result.lines:,} predictions to {output} "
+            f"wrote {result.lines:,} predictions to {output} as {writer.name} "
             f"({result.errors:,} records could not be classified)",
             err=True,
         )
+
+
+def _carries_metadata(path: Path) -> bool:
+    """NVD and CVE JSON 5 input carry record metadata; JSONL and CSV only id and text."""
+    from vulntax.errors import InputError
+    from vulntax.ingest import detect_format
+    from vulntax.records import InputFormat
+
+    try:
+        return detect_format(path) in (InputFormat.NVD, InputFormat.CVE5)
+    except InputError:  # a folder of mixed formats (or an unreadable file: the reader says)
+        return True

@@ -53,8 +53,13 @@ METRIC_KEYS = (("cvssV3_1", "3.1"), ("cvssV3_0", "3.0"), ("cvssV2_0", "2.0"), ("
 _CWE_IN_TEXT = re.compile(r"\bCWE-[1-9][0-9]*\b")
 
 
-def read_cve5(path: str | Path, layout: str | None = None) -> Iterator[CveRecord | RecordError]:
-    """Records of a CVE JSON 5 file: one record (``layout="document"``) or one per line."""
+def read_cve5(
+    path: str | Path, layout: str | None = None, keep_raw: bool = False
+) -> Iterator[CveRecord | RecordError]:
+    """Records of a CVE JSON 5 file: one record (``layout="document"``) or one per line.
+
+    ``keep_raw`` keeps each record's JSON in ``CveRecord.raw`` (for enrichment).
+    """
     path = Path(path)
     if layout is None:
         sniffed = detect.require(path)
@@ -67,12 +72,12 @@ def read_cve5(path: str | Path, layout: str | None = None) -> Iterator[CveRecord
             yield value.to_error(name, index)
             continue
         try:
-            yield record_from_cve5(value)
+            yield record_from_cve5(value, keep_raw)
         except BadRecord as exc:
             yield exc.to_error(name, index)
 
 
-def record_from_cve5(record: Any) -> CveRecord:
+def record_from_cve5(record: Any, keep_raw: bool = False) -> CveRecord:
     """One CVE JSON 5 record as a :class:`CveRecord`; :class:`BadRecord` if it cannot be."""
     if not isinstance(record, dict):
         raise BadRecord(NOT_AN_OBJECT, f"a {type(record).__name__}")
@@ -108,6 +113,9 @@ def record_from_cve5(record: Any) -> CveRecord:
             cwes=tuple(dict.fromkeys(cwes)),
             cvss=cvss,
             origin=InputFormat.CVE5,
+            assigner=_text(meta.get("assignerShortName")) or cna_name,
+            references=_references(cna.get("references")),
+            raw=record if keep_raw else None,
         )
     except BadRecord as exc:
         exc.record_id = rid
@@ -117,6 +125,13 @@ def record_from_cve5(record: Any) -> CveRecord:
 def _short_name(container: dict[str, Any]) -> str:
     meta = container.get("providerMetadata")
     return _text(meta.get("shortName")) if isinstance(meta, dict) else ""
+
+
+def _references(references: Any) -> tuple[str, ...]:
+    if not isinstance(references, list):
+        return ()
+    urls = (r.get("url") for r in references if isinstance(r, dict))
+    return tuple(dict.fromkeys(u for u in urls if isinstance(u, str) and u))
 
 
 def _text(value: Any) -> str:

@@ -123,10 +123,39 @@ def record_from_item(item: Any) -> CveRecord:
             cwes=_weaknesses(cve.get("weaknesses")),
             cvss=_metrics(cve.get("metrics")),
             origin=InputFormat.NVD,
+            assigner=_string(cve.get("sourceIdentifier")),
+            references=_references(cve.get("references"), cve.get("sourceIdentifier")),
         )
     except BadRecord as exc:
         exc.record_id = rid
         raise
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# Reference sources of records converted from the 1.1 feeds: a reference type, not who added it.
+_LEGACY_SOURCES = {"MISC", "CONFIRM", "N/A", ""}
+
+
+def _references(references: Any, assigner: Any) -> tuple[str, ...]:
+    """The URLs of the references the CNA gave (source = the record's sourceIdentifier).
+
+    Records converted from the older 1.1 feeds name a reference *type* (MISC, CONFIRM, ...)
+    instead of a source; there only the untyped kinds are kept (distribution advisories such
+    as FEDORA or GENTOO are usually added after publication).
+    """
+    if not isinstance(references, list):
+        return ()
+    urls: dict[str, None] = {}
+    for ref in references:
+        if not isinstance(ref, dict) or not isinstance(ref.get("url"), str):
+            continue
+        source = ref.get("source")
+        if source == assigner or (isinstance(source, str) and source in _LEGACY_SOURCES):
+            urls.setdefault(ref["url"], None)
+    return tuple(urls)
 
 
 def label_source(name: Any) -> tuple[LabelSource, str]:

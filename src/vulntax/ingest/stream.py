@@ -30,10 +30,15 @@ _READERS: dict[InputFormat, Reader] = {
 }
 
 
+def _read_cve5_raw(path: Path, layout: str | None) -> Iterator[CveRecord | RecordError]:
+    return read_cve5(path, layout, keep_raw=True)
+
+
 def read(
     path: str | Path,
     fmt: InputFormat | str | None = None,
     report: IngestReport | None = None,
+    keep_raw: bool = False,
 ) -> Iterator[CveRecord | RecordError]:
     """Stream the records of a file, or of every supported file under a folder (sorted).
 
@@ -41,12 +46,13 @@ def read(
     :class:`InputError`. In a folder, a JSON file that holds no records at all
     (e.g. ``delta.json`` in a cvelistV5 clone) is one :class:`RecordError`
     ("not a record file"), and files with other suffixes (README, LICENSE) are
-    not inputs. ``report``, if given, is filled as the stream is consumed.
+    not inputs. ``report``, if given, is filled as the stream is consumed. ``keep_raw``
+    keeps each CVE JSON 5 record's JSON in ``CveRecord.raw`` (for enrichment).
     """
     expected = _as_format(fmt)
     path = Path(path)
     if not path.is_dir():
-        yield from _read_file(path, detect.require(path), expected, report)
+        yield from _read_file(path, detect.require(path), expected, report, keep_raw)
         return
     files = detect.input_files(path)
     if not files:
@@ -62,7 +68,7 @@ def read(
                 report.add_error(error)
             yield error
             continue
-        yield from _read_file(file, sniffed, expected, report)
+        yield from _read_file(file, sniffed, expected, report, keep_raw)
 
 
 def read_records(
@@ -118,11 +124,14 @@ def _read_file(
     sniffed: detect.Sniffed,
     expected: InputFormat | None,
     report: IngestReport | None,
+    keep_raw: bool = False,
 ) -> Iterator[CveRecord | RecordError]:
     assert sniffed.format is not None
     if expected is not None and sniffed.format is not expected:
         raise InputError(f"expected {expected} input, but the file holds {sniffed.format}", path)
     reader = _READERS[sniffed.format]
+    if keep_raw and sniffed.format is InputFormat.CVE5:
+        reader = _read_cve5_raw
     if report is None:
         yield from reader(path, sniffed.layout)
         return

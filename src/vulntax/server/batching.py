@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Items = Sequence[tuple[str | None, str]]
+Items = Sequence[tuple[str | None, str] | tuple[str | None, str, Any]]  # (id, text[, metadata])
 PredictBatch = Callable[[Items], list[dict[str, Any]]]
 
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from vulntax.errors import ModelError
+from vulntax.server.batching import Items
 
 READY = "ready"
 START_TIMEOUT = 300  # seconds for the process to load its model
@@ -64,7 +64,7 @@ class PredictionProcess:
             self.close()
             raise ModelError(f"the prediction process could not load the model: {status}")
 
-    def predict_batch(self, items: Sequence[tuple[str | None, str]]) -> list[Any]:
+    def predict_batch(self, items: Items) -> list[Any]:
         """Prediction objects as ``orjson.Fragment``; unusable items as error dicts."""
         with self._lock:
             self._conn.send(list(items))

@@ -107,21 +107,28 @@ async def predict(svc: ServiceDep, body: Annotated[schemas.PredictRequest, Body(
       predicted as usual.
     """
     if isinstance(body, schemas.PredictOne):
-        [result] = await svc.batcher.predict([(body.id, body.description)])
+        [result] = await svc.batcher.predict([(body.id, body.description, _meta(body.metadata))])
         if isinstance(result, dict) and "error" in result:  # not an encoded prediction
             return JSONResponse({"error": f"description: {result['error']}"}, status_code=422)
         return _FastJSON(result)
-    items = [(item.id, item.description) for item in body.items]
-    fits = [len(text) <= MAX_TEXT for _, text in items]
+    items = [(item.id, item.description, _meta(item.metadata)) for item in body.items]
+    fits = [len(text) <= MAX_TEXT for _, text, _ in items]
     valid = [item for item, ok in zip(items, fits, strict=True) if ok]
     predicted = iter(await svc.batcher.predict(valid) if valid else [])
     answers = [
         next(predicted)
         if ok
         else {"id": item_id, "error": f"description longer than {MAX_TEXT:,} characters"}
-        for (item_id, _), ok in zip(items, fits, strict=True)
+        for (item_id, _, _), ok in zip(items, fits, strict=True)
     ]
     return _FastJSON({"items": answers})
+
+
+def _meta(metadata: schemas.RecordMetadata | None) -> Any:
+    """The request's metadata as the predictor reads it (an invalid CVSS vector is a 4xx)."""
+    from vulntax.metadata import from_json
+
+    return from_json(metadata.model_dump()) if metadata is not None else None
 
 
 @router.get("/v1/cwe/{cwe_id}", responses=_NOT_FOUND, tags=["taxonomy"], summary="A CWE entry")

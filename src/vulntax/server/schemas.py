@@ -30,6 +30,18 @@ class _Strict(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
+class RecordMetadata(_Strict):
+    """What the record says beside its description (read by a model with the metadata head)."""
+
+    cna: str | None = Field(None, max_length=256, description="the assigning CNA")
+    references: list[str] = Field([], max_length=100, description="reference URLs the CNA gave")
+    cna_cwe: list[str] = Field([], max_length=20, description="the CNA's own CWE ids")
+    cna_cvss: str | None = Field(None, max_length=200, description="the CNA's CVSS v3 vector")
+
+
+_METADATA = "Optional record metadata; without it the description alone is read."
+
+
 class PredictOne(_Strict):
     """One description; the answer is one prediction object."""
 
@@ -41,6 +53,7 @@ class PredictOne(_Strict):
         json_schema_extra={"pattern": USABLE_TEXT_PATTERN},
     )
     id: str | None = Field(None, max_length=MAX_ID, description=_ID)
+    metadata: RecordMetadata | None = Field(None, description=_METADATA)
 
 
 class BatchItem(_Strict):
@@ -49,6 +62,7 @@ class BatchItem(_Strict):
         + f" An empty one, or one over {MAX_TEXT:,} characters, gets an error object.",
     )
     id: str | None = Field(None, max_length=MAX_ID, description=_ID)
+    metadata: RecordMetadata | None = Field(None, description=_METADATA)
 
 
 class PredictBatch(_Strict):
@@ -132,6 +146,31 @@ class TrustWarning(_Strict):
     message: str
 
 
+class Metrics4(_Strict):
+    AV: Metric
+    AC: Metric
+    AT: Metric
+    PR: Metric
+    UI: Metric
+    VC: Metric
+    VI: Metric
+    VA: Metric
+    SC: Metric
+    SI: Metric
+    SA: Metric
+
+
+class Cvss4(_Strict):
+    version: Literal["4.0"]
+    abstain: bool | None = Field(
+        None, description="as cvss.abstain (the v4.0 score rests on the v3.1 one)"
+    )
+    vector: str
+    base_score: float = Field(ge=0, le=10)
+    severity: Literal["None", "Low", "Medium", "High", "Critical"]
+    metrics: Metrics4
+
+
 class Evidence(_Strict):
     cwe: list[Term] = []
     cvss: dict[str, list[Term]] = {}
@@ -153,6 +192,10 @@ class Prediction(_Strict):
     evidence: Evidence
     model: ModelRef
     warnings: list[TrustWarning] = Field(description="what makes this answer less trustworthy")
+    cvss4: Cvss4 | None = Field(None, description="where the model has the CVSS v4.0 head")
+    metadata: list[str] | None = Field(
+        None, description="the record metadata read (where the model has the metadata head)"
+    )
 
 
 class ItemError(_Strict):

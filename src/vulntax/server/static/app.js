@@ -173,19 +173,19 @@
 
   // an abstained score is shown as "not enough information", never as a number
   // (the JSON still carries the most probable vector)
-  function renderCvss(cvss, metricNames) {
-    const severity = $("cvss-severity");
+  function renderCvss(cvss, metricNames, prefix = "cvss") {
+    const severity = $(`${prefix}-severity`);
     if (cvss.abstain) {
-      $("cvss-score").textContent = "";
+      $(`${prefix}-score`).textContent = "";
       severity.textContent = "not enough information";
       severity.className = "severity sev-abstain";
     } else {
-      $("cvss-score").textContent = cvss.base_score.toFixed(1);
+      $(`${prefix}-score`).textContent = cvss.base_score.toFixed(1);
       severity.textContent = cvss.severity;
       severity.className = `severity sev-${cvss.severity.toLowerCase()}`;
     }
-    $("cvss-vector").textContent = cvss.vector;
-    fill($("cvss-metrics"), Object.entries(cvss.metrics).map(([metric, info]) => {
+    $(`${prefix}-vector`).textContent = cvss.vector;
+    fill($(`${prefix}-metrics`), Object.entries(cvss.metrics).map(([metric, info]) => {
       const label = (metricNames && metricNames[metric]) ? metricNames[metric].name : "";
       const bar = el("span", { class: info.p >= 0.7 ? "fill" : "fill low" });
       bar.style.width = `${Math.round(info.p * 100)}%`;
@@ -273,6 +273,8 @@
     renderWarnings(prediction.warnings);
     renderCwe(prediction.cwe);
     renderCvss(prediction.cvss, metricNames);
+    $("cvss4-card").hidden = !prediction.cvss4;
+    if (prediction.cvss4) renderCvss(prediction.cvss4, null, "cvss4");
     scoredList($("capec-list"), prediction.capec, "capec", "No attack pattern above 1 %.");
     scoredList($("attack-list"), prediction.attack, "attack", "No technique above 1 %.");
     renderEvidenceChoices(text, prediction, metricNames);
