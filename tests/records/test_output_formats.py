@@ -189,3 +189,21 @@ def test_unknown_format_is_one_line(tmp_path) -> None:
     run = vulntax("predict", "-i", str(src), "--format", "xml")
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0 and "unknown output format 'xml'" in run.stderr
+
+
+def test_an_abstained_score_reads_not_enough_information() -> None:
+    from vulntax.output.csv_rows import row
+    from vulntax.predictor import Predictor
+
+    prediction = Predictor().predict("Heap-based buffer overflow in the PNG decoder of libfoo 1.2.")
+    answered = dict(zip(COLUMNS, row(prediction), strict=True))
+    assert answered["cvss_severity"] in ("Low", "Medium", "High", "Critical")
+    assert answered["cvss_vector"].startswith("CVSS:3.1/")
+    prediction["cvss"]["abstain"] = True
+    if "cvss4" in prediction:
+        prediction["cvss4"]["abstain"] = True
+    cells = dict(zip(COLUMNS, row(prediction), strict=True))
+    assert (cells["cvss_vector"], cells["cvss_score"]) == ("", "")
+    assert cells["cvss_severity"] == "not enough information"
+    if "cvss4" in prediction:
+        assert cells["cvss4_severity"] == "not enough information"

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from vulntax.predictor import MAX_TEXT
+from vulntax.taxonomy.cvss import VECTOR_PATTERN
 from vulntax.text import USABLE_TEXT_PATTERN
 
 MAX_ITEMS = 256  # descriptions per batch request
@@ -36,7 +37,12 @@ class RecordMetadata(_Strict):
     cna: str | None = Field(None, max_length=256, description="the assigning CNA")
     references: list[str] = Field([], max_length=100, description="reference URLs the CNA gave")
     cna_cwe: list[str] = Field([], max_length=20, description="the CNA's own CWE ids")
-    cna_cvss: str | None = Field(None, max_length=200, description="the CNA's CVSS v3 vector")
+    cna_cvss: str | None = Field(
+        None,
+        max_length=200,
+        description="the CNA's CVSS v3.0/v3.1 vector (another string is a 422)",
+        json_schema_extra={"pattern": VECTOR_PATTERN},  # checked when the metadata is read
+    )
 
 
 _METADATA = "Optional record metadata; without it the description alone is read."
