@@ -40,7 +40,9 @@ def predict(
     ),
     batch_size: int = typer.Option(512, help="Records per batch with --input."),
     workers: int = typer.Option(
-        None, help="Processes classifying batches with --input (default: one per CPU)."
+        None,
+        help="Processes classifying batches with --input (default: one per CPU; a model that "
+        "runs on torch predicts in this process with its own threads).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
