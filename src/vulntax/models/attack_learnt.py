@@ -21,8 +21,8 @@ and the evaluation also scores them rolled up to their parent.
 
 Files (beside a linear model's own): ``attack.safetensors`` (``text.columns``
 (the n terms any technique weighs), ``text.weights`` (T, n) float16, ``dense``
-(T, 22 + n_cwe), ``bias`` (T,), ``memory.*`` (the training rows as CSR) and
-``memory.labels`` (N, T) uint8) and ``attack.json`` (the
+(T, 22 + n_cwe), ``bias`` (T,), and, only when the vote is on,
+``memory.*`` (the training rows as CSR) and ``memory.labels`` (N, T) uint8) and ``attack.json`` (the
 technique list, the settings, what it was fitted on). A model directory
 without them keeps the older KEV-only mapper (:mod:`.attack_mapper`).
 """
@@ -141,7 +141,9 @@ def fit(
             bias[j] = 6.0
             continue
         # the dual solver: far fewer rows than columns (≈ 100× faster than the primal here)
-        clf = LogisticRegression(C=s.C, solver="liblinear", dual=True, max_iter=2000)
+        clf = LogisticRegression(
+            C=s.C, solver="liblinear", dual=True, max_iter=2000, random_state=0
+        )
         clf.fit(compact, y)
         weights[j, used] = clf.coef_[0]
         bias[j] = clf.intercept_[0]
@@ -174,7 +176,8 @@ def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
         "dense": model.dense.astype(np.float32),
         "bias": model.bias.astype(np.float32),
     }
-    if model.memory is not None and model.memory_labels is not None:
+    if model.settings.knn_weight > 0 and model.memory is not None:
+        assert model.memory_labels is not None
         memory = model.memory.tocsr()
         tensors["memory.data"] = memory.data.astype(np.float16)
         tensors["memory.indices"] = memory.indices.astype(np.int32)
