@@ -1,6 +1,6 @@
 """Where the time goes, sampled with py-spy: batch prediction and HTTP requests.
 
-    python bench/profile.py --dataset DIR [--out docs/img] [--raw runs/profile] [--seconds 10]
+    python bench/pyspy_profile.py --dataset DIR [--out docs/img] [--raw runs/profile] [--seconds 10]
 
 Needs ``py-spy`` (``pip install py-spy``; as root, or with ptrace allowed, to attach).
 
