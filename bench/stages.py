@@ -10,7 +10,8 @@ busy machine), in the order ``vulntax predict --input`` runs them:
 
 read/parse (the feed reader) → normalise (:func:`vulntax.text.model_input`) →
 featurise (tf-idf) → model (the sparse product, softmax, CAPEC/ATT&CK) → decode (the
-prediction objects, evidence excluded) → evidence → serialise (orjson) → write.
+prediction objects, the evidence's objects included) → evidence (finding each head's
+top terms) → serialise (orjson) → write.
 
 Evidence is timed by calling the model output's ``explain`` the way the predictor does;
 decode is the predictor's decoding time minus that. Prints a table and the load average.
@@ -59,6 +60,9 @@ def main() -> None:
     cols = load_dataset(args.dataset, verify=False).columns(args.split, ["id", "description"])
     ids, texts = cols["id"][: args.limit], cols["description"][: args.limit]
     predictor = Predictor(args.model)
+    from vulntax.runtime import for_prediction
+
+    for_prediction()  # as `vulntax predict --input` does
     t: dict[str, float] = dict.fromkeys(
         ("read/parse", "normalise", "featurise", "model", "decode", "evidence", "serialise"), 0.0
     )

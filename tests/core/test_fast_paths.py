@@ -188,6 +188,8 @@ def test_evidence_by_table_and_by_search(
     found = linear._top_contributions(x, head.lookup(labels), labels, 5, model.terms)
     assert (head._table is not None) == (dense_limit > 0)
     assert found == reference_evidence(x, head, labels, 5, model.terms)
+    one = linear._top_contributions(x[:1], head.lookup(labels[:1]), labels[:1], 5, model.terms)
+    assert one == found[:1]  # a single row: the binary search, whatever the table
 
 
 def test_output_bytes_are_stable(shipped: Predictor, texts: list[str]) -> None:

@@ -56,6 +56,7 @@ VOCABULARY = "vocabulary.json.gz"  # the tf-idf terms, in column order
 # a head's weights are looked up in a dense copy up to this size (evidence; the shipped
 # model's CWE head takes 77 MB as float16), else by binary search (several times slower)
 DENSE_LOOKUP_BYTES = 128 * 1024 * 1024
+DENSE_LOOKUP_ROWS = 64  # smaller batches use the binary search (no table to build)
 
 
 @dataclass
@@ -93,16 +94,19 @@ class _Head:
 
     _table: np.ndarray | None = None  # weights as a dense (n_labels, n_features) array
     _keys: np.ndarray | None = None  # sorted (label * n_features + column) of stored weights
+    _dense_fits: bool = True  # false once the dense copy was found too large
 
     def lookup(self, labels: np.ndarray) -> Any:
         """A function (rows, cols) -> weight of the label of each row at each column.
 
-        A dense copy of the weights answers by indexing when it is small enough
-        (:data:`DENSE_LOOKUP_BYTES`; float16 when the weights are float16 values, as saved
-        models' are), else a binary search over the stored weights' keys does.
+        For batches of :data:`DENSE_LOOKUP_ROWS` rows or more, a dense copy of the weights
+        answers by indexing when it is small enough (:data:`DENSE_LOOKUP_BYTES`; float16 when
+        the weights are float16 values, as saved models' are; building it takes ≈ 0.4 s for
+        the shipped CWE head, so single predictions never wait for it); otherwise a binary
+        search over the stored weights' keys does.
         """
         w = self.weights
-        if self._table is None and self._keys is None:
+        if self._table is None and len(labels) >= DENSE_LOOKUP_ROWS and self._dense_fits:
             exact16 = np.array_equal(w.data.astype(np.float16).astype(np.float32), w.data)
             dtype = np.float16 if exact16 else np.float32
             if w.shape[0] * w.shape[1] * np.dtype(dtype).itemsize <= DENSE_LOOKUP_BYTES:
@@ -111,9 +115,11 @@ class _Head:
                 full[rows, w.indices] = w.data  # exact: float16 only when the values are
                 self._table = full
             else:
-                w.sort_indices()
-                rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
-                self._keys = rows * w.shape[1] + w.indices  # CSR order, sorted indices: sorted
+                self._dense_fits = False
+        if self._table is None and self._keys is None:
+            w.sort_indices()
+            rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
+            self._keys = rows * w.shape[1] + w.indices  # CSR order, sorted indices: sorted
         table = self._table
         if table is not None:
 

@@ -83,7 +83,13 @@ class PredictionProcess:
 
 def _serve(conn: Any, model: str | None, data_dir: str | None) -> None:
     """The process: load the model, then answer batches until the pipe closes."""
+    import signal
+
     from vulntax.runtime import for_prediction
+
+    # Ctrl-C reaches the whole process group: the server shuts down and closes the pipe,
+    # which ends this process; it must not stop (with a traceback) on its own first
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     try:
         from vulntax.predictor import Predictor

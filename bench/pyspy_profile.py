@@ -1,6 +1,6 @@
 """Where the time goes, sampled with py-spy: batch prediction and HTTP requests.
 
-    python bench/profile.py --dataset DIR [--out docs/img] [--raw runs/profile] [--seconds 10]
+    python bench/pyspy_profile.py --dataset DIR [--out docs/img] [--raw runs/profile] [--seconds 10]
 
 Needs ``py-spy`` (``pip install py-spy``; as root, or with ptrace allowed, to attach).
 
@@ -14,7 +14,8 @@ Needs ``py-spy`` (``pip install py-spy``; as root, or with ptrace allowed, to at
 Threads that wait (for work, a lock, a socket) are sampled too: a sample whose innermost
 frame waits counts as "waiting" and is left out of the shares. Each profile is written as
 py-spy's raw collapsed stacks (``*.txt``) and drawn as a flame graph (``*.png``: the
-root at the bottom, width = share of samples, colour = stage). Every sample is put in one
+root at the bottom, width = share of samples, colour = the stage a frame itself names, grey
+when it names none; 60 frames deep at most). Every sample is put in one
 stage by its innermost frame that names one (the rules are ``STAGES``); the table of
 shares is printed as Markdown.
 """
@@ -41,7 +42,7 @@ import throughput  # bench/throughput.py: the corpus
 
 # (stage, substrings of a frame "function (file:line)"), tried from the innermost frame out
 STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("evidence", ("_top_contributions", "_terms_column", "lookup (", "dense (")),
+    ("evidence", ("_top_contributions", "lookup (", "dense (")),
     ("normalise", ("model_input",)),
     ("featurise", ("tfidf.py",)),
     ("model", ("predict_features", "_probabilities", "attack_mapper.py", "calibration.py")),
@@ -57,6 +58,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("event loop", ("asyncio", "uvloop", "selectors", "batching.py")),
     ("threads", ("threading.py",)),
 ]
+MAX_DEPTH = 60  # frames drawn (import machinery nests deeper)
 COLOURS = {name: f"C{i % 10}" for i, (name, _) in enumerate(STAGES)}
 
 
@@ -117,12 +119,12 @@ def flame_png(stacks: list[tuple[list[str], int]], out: Path, title: str) -> Non
         for depth in range(1, len(frames) + 1):
             key = tuple(frames[:depth])
             tree[key] += count
-            stage.setdefault(key, stage_of(frames[:depth]))
+            stage.setdefault(key, stage_of([frames[depth - 1]]))  # the frame's own stage
     total = sum(c for f, c in stacks) or 1
-    depth_max = max((len(k) for k in tree), default=1)
-    fig, ax = plt.subplots(figsize=(16, max(4, 0.22 * depth_max)))
+    depth_max = min(MAX_DEPTH, max((len(k) for k in tree), default=1))
+    fig, ax = plt.subplots(figsize=(16, max(4, 0.2 * depth_max)))
     starts: dict[tuple[str, ...], float] = {(): 0.0}
-    for key in sorted(tree, key=lambda k: (len(k), k)):
+    for key in sorted((k for k in tree if len(k) <= MAX_DEPTH), key=lambda k: (len(k), k)):
         parent = key[:-1]
         x = starts.get((*parent, "\x00next"), starts.get(parent, 0.0))
         width = tree[key] / total
@@ -176,7 +178,8 @@ def profile_batch(dataset: str, out: Path, raw_dir: Path, rate: int) -> str:
         command += [str(corpus["NVD 2.0 feed"]), "--output", str(Path(tmp) / "o.jsonl"), "-q"]
         spy(["--subprocesses", "--", *command], raw, rate)
     stacks = read_raw(raw)
-    flame_png(stacks, out / "profile-batch.png", "vulntax predict --input (NVD 2.0 feed)")
+    title = f"vulntax predict --input (NVD 2.0 feed, {len(cols['id']):,} records)"
+    flame_png(stacks, out / "profile-batch.png", title)
     return table(stacks, f"batch: {len(cols['id']):,} records")
 
 
@@ -204,7 +207,8 @@ def profile_http(out: Path, raw_dir: Path, seconds: float, rate: int) -> str:
         result = asyncio.run(load._cell(server.url, texts, "single", 8, seconds, settings))
         spied.join()
     stacks = read_raw(raw)
-    flame_png(stacks, out / "profile-http.png", "vulntax serve: single descriptions, 8 clients")
+    title = "vulntax serve: single descriptions, 8 clients (HTTP and prediction processes)"
+    flame_png(stacks, out / "profile-http.png", title)
     return table(stacks, f"HTTP: {result['requests']:,} requests, {result['failed']} failed")
 
 
