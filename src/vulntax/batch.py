@@ -215,5 +215,7 @@ def _load_worker(source: dict[str, Any], threads: int, serialise: Serialiser | N
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(threads)
     from vulntax.predictor import Predictor
+    from vulntax.runtime import for_prediction
 
     _WORKER_PREDICTOR, _WORKER_SERIALISE = Predictor(**source), serialise
+    for_prediction()  # what the parent does before it forks
