@@ -11,7 +11,8 @@ Bounded by design: loopback only, at most ``--max-requests`` per cell, and the c
 share a budget of ``--budget`` seconds (default 50), so one run stays under a minute
 after start-up. The load generator shares the machine with the server: on 2 cores
 its own CPU time is part of what the server's latency competes with. Besides
-latency, each cell reports the server's CPU time per request (from /proc), which
+latency, each cell reports the server's CPU time per request (from /proc: the server and
+its prediction process), which
 other load on the machine disturbs far less than it disturbs latency.
 
     python bench/load.py --model DIR [--repeat 3] [--out bench/results/load.json]
@@ -44,9 +45,9 @@ TEXTS = 2000  # distinct descriptions cycled through
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     texts = _descriptions(Path(args.data_dir), TEXTS)
-    cells = [(mode, c) for mode in MODES for c in args.concurrency]
+    cells = [(mode, c) for mode in args.modes for c in args.concurrency]
     seconds = min(args.seconds, args.budget / (len(cells) * args.repeat))
-    with Server(args.model) as server:
+    with Server(args.model, args.predict_in) as server:
         url = server.url
         version = httpx.get(f"{url}/v1/version", timeout=10).json()
         load_before = os.getloadavg()
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_requests_per_cell": args.max_requests,
             "batch_size": args.batch_size,
             "repeat": args.repeat,
+            "predict_in": args.predict_in,
             "distinct_descriptions": len(texts),
         },
         "results": results,
@@ -96,6 +98,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="descriptions per batch")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the median is reported")
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--predict-in",
+        choices=("process", "thread"),
+        default="process",
+        help="vulntax serve --predict-in (default: process)",
+    )
     args = parser.parse_args(argv)
     if args.budget > 55 or args.seconds <= 0 or args.max_requests < 1 or args.repeat < 1:
         parser.error("keep --budget ≤ 55 s, --seconds > 0, --max-requests ≥ 1, --repeat ≥ 1")
@@ -120,27 +129,43 @@ def _descriptions(data_dir: Path, count: int) -> list[str]:
     return texts
 
 
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """``vulntax serve`` on a free loopback port, stopped on exit."""
 
-    def __init__(self, model: str | None) -> None:
+    def __init__(self, model: str | None, predict_in: str = "process") -> None:
         self.model = model
+        self.predict_in = predict_in
         self.url = ""
 
     def cpu_seconds(self) -> float | None:
-        """CPU time the server process has used (Linux), to compare with the requests served."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        """CPU time the server and its child processes have used (Linux)."""
+        own = _stat(self.process.pid)
+        if own is None:
             return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = own[1]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != self.process.pid:
+                found = _stat(int(entry.name))
+                if found is not None and found[0] == self.process.pid:
+                    total += found[1]  # e.g. the prediction process
+        return total
 
     def __enter__(self) -> Server:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port)]
-        command += ["--no-access-log"] + (["--model", self.model] if self.model else [])
+        command += ["--no-access-log", "--predict-in", self.predict_in]
+        command += ["--model", self.model] if self.model else []
         self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
         self.url = url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

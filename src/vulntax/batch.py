@@ -2,17 +2,32 @@
 
 The reader streams the input (any format :mod:`vulntax.ingest` detects) in
 batches; each batch is predicted and serialised to JSON lines, in the calling
-process or in ``workers`` forked processes. At most ``2 × workers`` batches
+process or in ``workers`` worker processes. At most ``2 × workers`` batches
 are in flight, so memory stays flat however large the input is, and lines are
 written in input order. A record that cannot be classified (no English
 description, empty text) becomes a line with an ``error`` field; it never
 stops the run.
+
+How the workers start depends on what the process has loaded
+(:func:`pool_plan`):
+
+* **fork** — a model built on numpy/scipy alone (the linear default): forked
+  workers inherit the loaded model, copy-on-write, with no start-up cost.
+* **in the calling process** — a model that uses torch (LSNet, multitask, a
+  composite with either). Forking a process after torch has started its
+  OpenMP / intra-op thread pools deadlocks the child (the workers sit on a
+  futex forever), so such a model is never forked. Spawned workers would each
+  load their own copy of the model and split the cores between them; measured
+  on 2 cores, predicting in the calling process with torch's own threads was
+  as fast or faster and uses one copy of the weights (docs/results.md,
+  "Batch throughput per model kind"), so that is what runs.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,6 +37,7 @@ from typing import IO, Any
 
 import orjson
 
+from vulntax.errors import UsageError
 from vulntax.records import CveRecord, IngestReport
 
 # (id, text), or (id, text, record) where the record's metadata or JSON is wanted; an error object
@@ -30,6 +46,9 @@ Serialiser = Callable[[list[Item], list[dict[str, Any]]], bytes]
 
 _WORKER_PREDICTOR: Any = None  # set in the parent before forking; inherited by the workers
 _WORKER_SERIALISE: Any = None
+
+# Native libraries that start thread pools a forked child cannot use (see the module docstring).
+FORK_UNSAFE_MODULES = ("torch", "onnxruntime")
 
 
 @dataclass
@@ -45,6 +64,31 @@ def default_workers() -> int:
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, 8))
+
+
+START_METHODS = ("auto", "inline", "fork", "spawn")
+
+
+def pool_plan(workers: int, start: str = "auto") -> tuple[str, int]:
+    """How batches are predicted: ``(method, workers)``, method one of inline / fork / spawn.
+
+    ``auto`` forks workers only while no module in :data:`FORK_UNSAFE_MODULES`
+    is loaded in this process; otherwise everything runs in the calling process,
+    where the native library uses every core with its own threads. ``fork`` is
+    refused in that case rather than left to hang; ``spawn`` starts fresh
+    workers that each load the model (measured, not the default).
+    """
+    if start not in START_METHODS:
+        raise UsageError(f"unknown start method {start!r}; one of {', '.join(START_METHODS)}")
+    unsafe = [name for name in FORK_UNSAFE_MODULES if name in sys.modules]
+    if start == "fork" and unsafe:
+        raise UsageError(
+            f"cannot fork workers after {unsafe[0]} is loaded (the workers would deadlock); "
+            "use the automatic choice"
+        )
+    if workers <= 1 or start == "inline" or (start == "auto" and unsafe):
+        return "inline", 1
+    return ("spawn" if start == "spawn" else "fork"), workers
 
 
 def encode(results: list[dict[str, Any]]) -> bytes:
@@ -75,8 +119,14 @@ def predict_lines(
     workers: int = 1,
     on_batch: Callable[[int], None] | None = None,
     serialise: Serialiser | None = None,
+    start: str = "auto",
 ) -> BatchResult:
-    """Predict ``items`` and write them to ``sink`` (``serialise``: JSON lines by default)."""
+    """Predict ``items`` and write them to ``sink`` (``serialise``: JSON lines by default).
+
+    ``start`` chooses how workers start (:func:`pool_plan`); ``spawn`` needs a
+    predictor that knows where its model came from (``predictor.source``) and a
+    module-level ``serialise``.
+    """
     result = BatchResult()
 
     def write(done: tuple[bytes, int], count: int) -> None:
@@ -88,16 +138,25 @@ def predict_lines(
             on_batch(count)
 
     batches = _batches(items, batch_size)
-    if workers <= 1:
+    method, workers = pool_plan(workers, start)
+    if method == "inline":
         for batch in batches:
             write(_predict(predictor, batch, serialise), len(batch))
         return result
 
     global _WORKER_PREDICTOR, _WORKER_SERIALISE
-    _WORKER_PREDICTOR, _WORKER_SERIALISE = predictor, serialise
-    context = multiprocessing.get_context("fork")  # workers inherit the loaded model
+    if method == "fork":  # the workers inherit the loaded model
+        _WORKER_PREDICTOR, _WORKER_SERIALISE = predictor, serialise
+        options: dict[str, Any] = {"mp_context": multiprocessing.get_context("fork")}
+    else:  # each fresh worker loads the model and takes its share of the cores
+        threads = max(1, default_workers() // workers)
+        options = {
+            "mp_context": multiprocessing.get_context("spawn"),
+            "initializer": _load_worker,
+            "initargs": (predictor.source, threads, serialise),
+        }
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, **options) as pool:
             pending: deque[tuple[Future[tuple[bytes, int]], int]] = deque()
             for batch in batches:
                 pending.append((pool.submit(_work, batch), len(batch)))
@@ -144,4 +203,19 @@ def _encode_batch(batch: list[Item], results: list[dict[str, Any]]) -> bytes:
 
 
 def _work(batch: list[Item]) -> tuple[bytes, int]:
+    from vulntax.runtime import single_blas_thread
+
+    single_blas_thread()  # once per worker (inherited when forked; set again when not)
     return _predict(_WORKER_PREDICTOR, batch, _WORKER_SERIALISE)
+
+
+def _load_worker(source: dict[str, Any], threads: int, serialise: Serialiser | None) -> None:
+    """A spawned worker: limit native threads to its share, then load the model."""
+    global _WORKER_PREDICTOR, _WORKER_SERIALISE
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    from vulntax.predictor import Predictor
+    from vulntax.runtime import for_prediction
+
+    _WORKER_PREDICTOR, _WORKER_SERIALISE = Predictor(**source), serialise
+    for_prediction()  # what the parent does before it forks

@@ -81,6 +81,21 @@ class ModelError(VulntaxError):
     """A model directory is missing, corrupt, untrusted, or of an unknown kind."""
 
 
+class MissingExtraError(ModelError):
+    """An optional package that a model kind (or command) needs is not installed.
+
+    ``extra`` names the vulntax extra that brings it (``pip install 'vulntax[EXTRA]'``).
+    """
+
+    def __init__(self, package: str, extra: str, needed_by: str):
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{needed_by} needs the package {package!r}, which is not installed: "
+            f"pip install 'vulntax[{extra}]'"
+        )
+
+
 class FetchError(VulntaxError):
     """The online NVD API could not be reached or answered with an error."""
 

@@ -12,6 +12,11 @@ every model kind:
   ``abstain`` is set when the confidence is below ``abstain_below``
   (probabilities are calibrated, so below 0.5 the answer is more likely wrong
   than right).
+* **warnings** and **cvss.abstain** — the model's trust checks
+  (:mod:`vulntax.trust`): text that is no vulnerability description, not English,
+  or a RESERVED/REJECTED placeholder makes both CWE and CVSS abstain; CVSS also
+  abstains when its metrics are too uncertain. The most probable answers stay in
+  the object for those who want them.
 * **CVSS** — the most probable value of each base metric; the vector is built
   from them and *scored with the cvss library*, never predicted.
 * **CAPEC / ATT&CK** — the most probable patterns / techniques, with names.
@@ -50,6 +55,7 @@ class Decoding:
     prefer_allowed: float = 0.5
     evidence_terms: int = 5
     min_link_p: float = 0.01  # CAPEC / ATT&CK entries less probable than this are not listed
+    drop_denials: bool = True  # sentences denying a weakness leave the input (trust/negation.py)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Decoding:
@@ -65,7 +71,13 @@ class Predictor:
         from vulntax.taxonomy import load_catalog
 
         self.model = load_model(model)
+        self.trust = _load_trust(self.model, model)
         self.catalog = load_catalog(Path(data_dir) if data_dir else None)
+        #: where the model and catalogs came from: Predictor(**source) loads the same again
+        self.source: dict[str, str | None] = {
+            "model": None if model is None else str(model),
+            "data_dir": None if data_dir is None else str(data_dir),
+        }
         self.decoding = Decoding.from_config(self.model.config)
         config = self.model.config
         self.model_info = {
@@ -76,7 +88,7 @@ class Predictor:
         self._cwe_paths = [self.catalog.cwe.path(c) for c in self.model.labels.cwe]
         self._allowed = [e.usage in ALLOWED_USAGE for e in self._cwe_entries]
         self._name_cache: dict[int, list[str]] = {}
-        self._scores: dict[tuple[str, ...], Any] = {}
+        self._scores: dict[tuple[int, ...], Any] = {}  # CVSS value indices -> score
         from vulntax.predictor_heads import StackedHeads
 
         self.heads = StackedHeads.load(model, self.model, self.catalog)
@@ -107,6 +119,7 @@ class Predictor:
         results: list[dict[str, Any] | None] = [None] * len(items)
         todo: list[int] = []
         texts: list[str] = []
+        truncated: list[bool] = []
         for i, item in enumerate(items):
             item_id, text = item[0], item[1]
             cleaned = model_input(text[:MAX_TEXT]) if isinstance(text, str) else ""
@@ -114,7 +127,8 @@ class Predictor:
                 results[i] = {"id": item_id, "error": "empty description"}
                 continue
             todo.append(i)
-            texts.append(cleaned)
+            texts.append(_drop_denials(cleaned) if self.decoding.drop_denials else cleaned)
+            truncated.append(len(text) > MAX_TEXT)
         if texts:
             output = self.model.predict_batch(texts)
             metas = [metadata[i] for i in todo] if metadata is not None else None
@@ -122,11 +136,18 @@ class Predictor:
             decoded = self._decode_batch([items[i][0] for i in todo], output)
             for result, more in zip(decoded, extra, strict=True):
                 result.update(more)
+            _apply_trust(self.trust, decoded, texts, truncated, output, MAX_TEXT)
+            for result in decoded:  # the v4.0 score rests on the v3.1 one: it abstains with it
+                if "cvss4" in result and "abstain" in result["cvss"]:
+                    result["cvss4"]["abstain"] = result["cvss"]["abstain"]
             for i, result in zip(todo, decoded, strict=True):
                 results[i] = result
         return [r for r in results if r is not None]
 
     # ------------------------------------------------------------------ decoding
+    # Decoding builds the objects column by column (one comprehension per field over the
+    # whole batch, label names and CVSS scores looked up once), then zips the columns into
+    # one object per row: the per-record Python work is what limits throughput.
     def _decode_batch(self, ids: list[str | None], output: Any) -> list[dict[str, Any]]:
         from vulntax.taxonomy.cvss import BASE_METRICS
 
@@ -140,98 +161,120 @@ class Predictor:
                 f"model {self.model_info['name']!r} does not predict {' or '.join(missing)}; "
                 "serve it inside a composite model beside one that does (vulntax compose --help)"
             )
-        cwe_choice = self._decode_cwe(output.cwe)
-        cwe_evidence = output.explain("cwe", np.array([c[1] for c in cwe_choice]), k)
+        cwe, cwe_best = self._decode_cwe(output.cwe)
+        cwe_evidence = _terms_column(output.explain("cwe", cwe_best, k))
         chosen = {m: np.argmax(output.cvss[m], axis=1) for m in BASE_METRICS}
-        cvss_evidence = {m: output.explain(m, chosen[m], 3) for m in BASE_METRICS}
-        dists = {m: _rounded(output.cvss[m]).tolist() for m in BASE_METRICS}
+        cvss_evidence = [_terms_column(output.explain(m, chosen[m], 3)) for m in BASE_METRICS]
+        cvss = self._decode_cvss(chosen, output.cvss)
         capec = self._top_links(output.capec, labels.capec, self.catalog.capec)
         attack = self._top_links(output.attack, labels.attack, self.catalog.attack)
-        results = []
-        for row, item_id in enumerate(ids):
-            metric_choice = {m: int(chosen[m][row]) for m in BASE_METRICS}
-            results.append(
-                {
-                    "id": item_id,
-                    "cwe": cwe_choice[row][0],
-                    "cvss": self._decode_cvss(
-                        metric_choice, {m: dists[m][row] for m in BASE_METRICS}
-                    ),
-                    "capec": capec[row],
-                    "attack": attack[row],
-                    "evidence": {
-                        "cwe": _terms(cwe_evidence[row]),
-                        "cvss": {m: _terms(cvss_evidence[m][row]) for m in BASE_METRICS},
-                    },
-                    "model": self.model_info,
-                }
+        model = self.model_info
+        return [
+            {
+                "id": item_id,
+                "cwe": cwe_row,
+                "cvss": cvss_row,
+                "capec": capec_row,
+                "attack": attack_row,
+                "evidence": {
+                    "cwe": cwe_terms,
+                    "cvss": dict(zip(BASE_METRICS, cvss_terms, strict=True)),
+                },
+                "model": model,
+            }
+            for item_id, cwe_row, cvss_row, capec_row, attack_row, cwe_terms, *cvss_terms in zip(
+                ids, cwe, cvss, capec, attack, cwe_evidence, *cvss_evidence, strict=True
             )
-        return results
+        ]
 
-    def _decode_cwe(self, probs: np.ndarray) -> list[tuple[dict[str, Any], int]]:
-        """Per row: the CWE part of the prediction object, and the chosen class index."""
+    def _decode_cwe(self, probs: np.ndarray) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """The CWE part of each row's prediction object, and the chosen class indices."""
         k = self.decoding.top_k
         labels = self.model.labels.cwe
+        names = self._names(labels, self.catalog.cwe)
         candidates, candidate_p = _top(probs, 4 * k)
+        raw = np.take_along_axis(probs, candidates, axis=1).tolist()  # unrounded, same order
+        below = self.decoding.abstain_below
         out = []
-        for row in range(len(probs)):
-            order = candidates[row].tolist()
+        best_of_rows = []
+        for row, (order, top_p, raw_p) in enumerate(
+            zip(candidates.tolist(), candidate_p.tolist(), raw, strict=True)
+        ):
             best = order[0]
+            confidence = raw_p[0]
             if not self._allowed[best]:
                 # an Allowed descendant at least `prefer_allowed` times as probable fits better
                 floor = self.decoding.prefer_allowed * probs[row, best]
                 ancestor = labels[best]
-                for j in order[1:]:
+                for n, j in enumerate(order[1:], start=1):
                     if probs[row, j] < floor:
                         break
                     if self._allowed[j] and ancestor in self._cwe_paths[j]:
-                        best = j
+                        best, confidence = j, raw_p[n]
                         break
             chosen = self._cwe_entries[best]
-            confidence = float(probs[row, best])
-            top_p = candidate_p[row].tolist()
-            top = [
-                {"id": labels[j], "name": self._cwe_entries[j].name, "p": top_p[n]}
-                for n, j in enumerate(order[:k])
-            ]
-            cwe = {
-                "id": chosen.id,
-                "name": chosen.name,
-                "path": list(self._cwe_paths[best]),
-                "usage": chosen.usage,
-                "confidence": round(min(1.0, max(0.0, confidence)), 4),
-                "top": top,
-                "abstain": confidence < self.decoding.abstain_below,
-            }
-            out.append((cwe, best))
-        return out
+            best_of_rows.append(best)
+            out.append(
+                {
+                    "id": chosen.id,
+                    "name": chosen.name,
+                    "path": list(self._cwe_paths[best]),
+                    "usage": chosen.usage,
+                    "confidence": round(min(1.0, max(0.0, confidence)), 4),
+                    "top": [
+                        {"id": labels[j], "name": names[j], "p": p}
+                        for j, p in zip(order[:k], top_p, strict=False)
+                    ],
+                    "abstain": confidence < below,
+                }
+            )
+        return out, np.array(best_of_rows, dtype=np.int64)
 
-    def _decode_cvss(self, choice: dict[str, int], dists: dict[str, list[float]]) -> dict[str, Any]:
+    def _decode_cvss(
+        self, chosen: dict[str, np.ndarray], probs: dict[str, np.ndarray]
+    ) -> list[dict[str, Any]]:
+        """The CVSS part of each row's prediction object; vectors scored once per distinct one."""
         from vulntax.taxonomy.cvss import METRIC_VALUE_NAMES, score, vector_from_metrics
 
-        metrics: dict[str, Any] = {}
         values = self.model.labels.cvss
-        for metric, j in choice.items():
-            value = values[metric][j]
-            dist = dists[metric]
-            metrics[metric] = {
-                "value": value,
-                "name": METRIC_VALUE_NAMES[metric][value],
-                "p": dist[j],
-                "dist": dict(zip(values[metric], dist, strict=True)),
-            }
-        key = tuple(m["value"] for m in metrics.values())
-        scored = self._scores.get(key)
-        if scored is None:  # at most 2,592 distinct v3.1 base vectors
-            vector = vector_from_metrics({m: v["value"] for m, v in metrics.items()}, version="3.1")
-            scored = self._scores[key] = score(vector)
-        return {
-            "version": "3.1",
-            "vector": scored.vector,
-            "base_score": scored.base_score,
-            "severity": scored.severity,
-            "metrics": metrics,
-        }
+        columns = []  # per metric, the metric objects of every row
+        choices = []
+        for metric, picked in chosen.items():
+            names = [METRIC_VALUE_NAMES[metric][v] for v in values[metric]]
+            vals = values[metric]
+            picks = picked.tolist()
+            columns.append(
+                [
+                    {
+                        "value": vals[j],
+                        "name": names[j],
+                        "p": dist[j],
+                        "dist": dict(zip(vals, dist, strict=True)),
+                    }
+                    for j, dist in zip(picks, _rounded(probs[metric]).tolist(), strict=True)
+                ]
+            )
+            choices.append(picks)
+        metrics = list(chosen)
+        out = []
+        rows = zip(zip(*choices, strict=True), zip(*columns, strict=True), strict=True)
+        for key, row_metrics in rows:
+            scored = self._scores.get(key)
+            if scored is None:  # at most 2,592 distinct v3.1 base vectors
+                vector = vector_from_metrics(
+                    {m: values[m][j] for m, j in zip(metrics, key, strict=True)}, version="3.1"
+                )
+                scored = self._scores[key] = score(vector)
+            out.append(
+                {
+                    "version": "3.1",
+                    "vector": scored.vector,
+                    "base_score": scored.base_score,
+                    "severity": scored.severity,
+                    "metrics": dict(zip(metrics, row_metrics, strict=True)),
+                }
+            )
+        return out
 
     def _top_links(
         self, probs: np.ndarray | None, labels: list[str], catalog: Any
@@ -258,6 +301,25 @@ class Predictor:
         return self._name_cache[key]
 
 
+def _drop_denials(text: str) -> str:
+    from vulntax.trust.negation import drop_denials
+
+    return drop_denials(text)
+
+
+def _load_trust(model: Any, path: str | Path | None) -> Any:
+    from vulntax.models import DEFAULT_MODEL_DIR
+    from vulntax.trust.model import Trust
+
+    return Trust.for_model(model, DEFAULT_MODEL_DIR if path is None else Path(path))
+
+
+def _apply_trust(trust: Any, results: list[dict[str, Any]], *args: Any) -> None:
+    from vulntax.trust.model import apply
+
+    apply(trust, results, *args)
+
+
 def _rounded(probs: np.ndarray) -> np.ndarray:
     """Probabilities as 4-decimal float64, clipped to [0, 1] (float error can exceed 1)."""
     return np.round(np.clip(probs.astype(np.float64), 0.0, 1.0), 4)
@@ -277,5 +339,24 @@ def _top(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return head, _rounded(np.take_along_axis(values, order, axis=1))
 
 
-def _terms(pairs: list[tuple[str, float]]) -> list[dict[str, Any]]:
-    return [{"term": term, "weight": round(weight, 4)} for term, weight in pairs]
+def _terms_column(rows: list[list[tuple[str, float]]]) -> list[list[dict[str, Any]]]:
+    """Evidence terms of every row as ``{"term", "weight"}`` objects (weights to 4 decimals)."""
+    weights = iter(round4([w for pairs in rows for _, w in pairs]))
+    return [[{"term": t, "weight": next(weights)} for t, _ in pairs] for pairs in rows]
+
+
+def round4(values: list[float]) -> list[float]:
+    """``[round(v, 4) for v in values]``, exactly, rounded by numpy.
+
+    ``rint(v * 1e4) / 1e4`` is Python's correctly rounded answer unless ``v * 1e4`` lies
+    within its own rounding error of a half (then the product may round either way): those
+    values, and non-finite or huge ones, are rounded by Python.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and nan are rounded by Python
+        scaled = a * 1e4
+        out = (np.rint(scaled) / 1e4).tolist()
+        doubtful = ~(np.abs(scaled) < 1e12) | (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    for i in np.flatnonzero(doubtful).tolist():
+        out[i] = round(values[i], 4)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+NOT_ENOUGH_INFORMATION = "not enough information"
 _BAR = 10
 _MIN_ALTERNATIVE = 0.01  # alternatives below this probability are not shown
 _SEVERITY_STYLE = {
@@ -15,6 +16,14 @@ _SEVERITY_STYLE = {
 }
 
 
+def cvss_display(cvss: dict[str, Any]) -> str:
+    """The CVSS score as every front end shows it: "9.8 Critical", or "not enough information"
+    when the prediction abstains (``cvss.abstain``; the JSON keeps the most probable vector)."""
+    if cvss.get("abstain"):
+        return NOT_ENOUGH_INFORMATION
+    return f"{cvss['base_score']:.1f} {cvss['severity']}"
+
+
 def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     from rich.console import Group
     from rich.panel import Panel
@@ -24,6 +33,8 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     from vulntax.taxonomy.cvss import METRIC_NAMES
 
     parts: list[Any] = []
+    for warning in prediction.get("warnings", []):
+        parts.append(Text(f"⚠ {warning['message']}", style="bold yellow"))
     cwe = prediction["cwe"]
     head = Text()
     head.append(f"{cwe['id']} ", style="bold cyan")
@@ -48,11 +59,12 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     cvss = prediction["cvss"]
     line = Text("\n")
     line.append("CVSS 3.1 ", style="bold")
-    line.append(
-        f"{cvss['base_score']:.1f} {cvss['severity'].upper()}",
-        style=_SEVERITY_STYLE.get(cvss["severity"], ""),
-    )
-    line.append(f"   {cvss['vector']}")
+    if cvss.get("abstain"):
+        line.append(cvss_display(cvss), style="yellow")
+        line.append(f"   most probable vector: {cvss['vector']}", style="dim")
+    else:
+        line.append(cvss_display(cvss).upper(), style=_SEVERITY_STYLE.get(cvss["severity"], ""))
+        line.append(f"   {cvss['vector']}")
     parts.append(line)
     table = Table(show_header=False, box=None, padding=(0, 1))
     for _ in range(4):

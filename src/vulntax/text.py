@@ -14,6 +14,13 @@ import string
 import unicodedata
 
 _IDS = re.compile(r"\b(?:CVE-\d{4}-\d{4,}|CWE[-_ ]?\d+)\b", re.IGNORECASE)
+#: a description that :func:`model_input` does not leave empty, as a JSON Schema pattern
+#: (no flags there, hence the spelled-out cases): anything but whitespace and CVE/CWE ids;
+#: the part after the look-ahead only lets generators (Hypothesis) build matching texts
+#: (texts that only NFKC turns into ids, e.g. in full-width letters, are not covered)
+USABLE_TEXT_PATTERN = (
+    r"^(?!\s*(?:\b(?:[Cc][Vv][Ee]-\d{4}-\d{4,}|[Cc][Ww][Ee][-_ ]?\d+)\b\s*)*$)[\s\S]*\S"
+)
 # a number or a dotted version ("10", "1.2.3", "2021-33758") becomes one "0"
 _NUMBER = re.compile(r"\d+(?:[._-]\d+)*")
 _PUNCT = str.maketrans({p: " " for p in string.punctuation})

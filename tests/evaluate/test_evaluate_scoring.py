@@ -68,11 +68,13 @@ def prediction(
             "base_score": scored.base_score,
             "severity": scored.severity,
             "metrics": metrics,
+            "abstain": False,
         },
         "capec": [{"id": i, "name": "", "p": p} for i, p in capec],
         "attack": [{"id": i, "name": "", "p": p} for i, p in attack],
         "evidence": {"cwe": [], "cvss": {}},
         "model": {"name": "hand-made", "version": "1"},
+        "warnings": [],
     }
 
 

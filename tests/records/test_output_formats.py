@@ -192,16 +192,35 @@ def test_unknown_format_is_one_line(tmp_path) -> None:
 
 
 def test_cvss_abstention_drops_the_metrics(heads_model) -> None:
-    """When the predictor abstains on CVSS (``cvss.abstain``), no ADP metrics and no CSV cells."""
+    """When the predictor abstains on CVSS (``cvss.abstain``): no ADP metrics, no CSV scores."""
     from vulntax.output.csv_rows import row
     from vulntax.output.cve5 import adp_container
     from vulntax.predictor import Predictor
 
     prediction = Predictor(heads_model).predict("Lorem ipsum dolor sit amet.", id="CVE-2099-0002")
-    prediction["cvss"]["abstain"] = True  # what issue 12's predictor sets on such text
+    prediction["cvss"]["abstain"] = True  # set on v3.1 only: v4.0 rests on it and follows
     container = adp_container(prediction)
     assert "metrics" not in container
     assert container["x_vulntax"]["abstained"]["cvss"]
     cells = dict(zip(COLUMNS, row(prediction), strict=True))
     assert cells["cvss_vector"] == cells["cvss_score"] == cells["cvss4_vector"] == ""
+    assert cells["cvss4_severity"] == "not enough information"
     assert cells["cwe_id"].startswith("CWE-")
+
+
+def test_an_abstained_score_reads_not_enough_information() -> None:
+    from vulntax.output.csv_rows import row
+    from vulntax.predictor import Predictor
+
+    prediction = Predictor().predict("Heap-based buffer overflow in the PNG decoder of libfoo 1.2.")
+    answered = dict(zip(COLUMNS, row(prediction), strict=True))
+    assert answered["cvss_severity"] in ("Low", "Medium", "High", "Critical")
+    assert answered["cvss_vector"].startswith("CVSS:3.1/")
+    prediction["cvss"]["abstain"] = True
+    if "cvss4" in prediction:
+        prediction["cvss4"]["abstain"] = True
+    cells = dict(zip(COLUMNS, row(prediction), strict=True))
+    assert (cells["cvss_vector"], cells["cvss_score"]) == ("", "")
+    assert cells["cvss_severity"] == "not enough information"
+    if "cvss4" in prediction:
+        assert cells["cvss4_severity"] == "not enough information"

@@ -193,3 +193,33 @@ def test_the_page_classifies_a_description(server: str, tmp_path: Path) -> None:
             assert not problems, problems
         finally:
             browser.close()
+
+
+@needs_chromium
+def test_the_page_shows_warnings_and_withholds_the_score(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        try:
+            page = browser.new_page()
+            page.goto(server + "/")
+            box = page.get_by_label("Vulnerability description or CVE JSON record")
+            box.fill("** RESERVED ** This candidate has been reserved by an organization.")
+            page.get_by_role("button", name="Classify").click()
+            expect(page.locator("#warnings")).to_contain_text("RESERVED or REJECTED")
+            expect(page.locator("#cvss-severity")).to_have_text("not enough information")
+            expect(page.locator("#cvss-score")).to_have_text("")
+            box.fill(SQLI)
+            page.get_by_role("button", name="Classify").click()
+            expect(page.locator("#cwe-main")).to_contain_text("CWE-89")
+            expect(page.locator("#warnings")).to_have_text("")
+            expect(page.locator("#cvss-score")).to_have_text(re.compile(r"^\d{1,2}\.\d$"))
+        finally:
+            browser.close()

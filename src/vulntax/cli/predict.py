@@ -40,7 +40,9 @@ def predict(
     ),
     batch_size: int = typer.Option(512, help="Records per batch with --input."),
     workers: int = typer.Option(
-        None, help="Processes classifying batches with --input (default: one per CPU)."
+        None,
+        help="Processes classifying batches with --input (default: one per CPU; a model that "
+        "runs on torch predicts in this process with its own threads).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -97,8 +99,11 @@ def _predict_file(
         raise UsageError("--output must not be the --input file")
     if not path.exists():
         raise InputError("no such file or folder", path)
+    from vulntax.runtime import for_prediction
+
     writer = formats.get(fmt)
     predictor = Predictor(model, data_dir=data_dir)
+    for_prediction()  # before the workers fork: they inherit both settings
     # records travel with their text only where they carry something: metadata or JSON
     with_records = _carries_metadata(path) and (
         fmt == "cve5" or predictor.heads.metadata is not None

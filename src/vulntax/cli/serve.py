@@ -21,10 +21,17 @@ def serve(
         None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
     ),
     access_log: bool = typer.Option(True, help="Log one line per request."),
+    predict_in: str = typer.Option(
+        "process",
+        help="Predict in a 'process' of its own (HTTP and prediction on two cores; the model "
+        "is loaded twice) or in a 'thread' of the HTTP process.",
+    ),
 ) -> None:
     """Serve the prediction API (/v1/...) and the analyst web page (/) over HTTP."""
     from vulntax.errors import UsageError
 
+    if predict_in not in ("process", "thread"):
+        raise UsageError(f"--predict-in must be 'process' or 'thread' (got {predict_in!r})")
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {port})")
     _check_free(host, port)
@@ -32,10 +39,17 @@ def serve(
     import uvicorn
 
     from vulntax.predictor import Predictor
+    from vulntax.runtime import for_prediction
     from vulntax.server.app import create_app
 
     predictor = Predictor(model, data_dir=data_dir)
-    app = create_app(predictor)
+    for_prediction()  # one BLAS thread, the loaded model out of the GC
+    worker = None
+    if predict_in == "process":
+        from vulntax.server.process import PredictionProcess
+
+        worker = PredictionProcess(model, data_dir)
+    app = create_app(predictor, predict_batch=worker.predict_batch if worker else None)
     shown = f"[{host}]" if ":" in host else host
     info = predictor.model_info
     typer.echo(
@@ -43,7 +57,11 @@ def serve(
         "(Ctrl-C stops)",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+    try:
+        uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+    finally:
+        if worker is not None:
+            worker.close()
 
 
 def _check_free(host: str, port: int) -> None:

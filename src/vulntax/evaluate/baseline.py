@@ -138,11 +138,13 @@ def from_labels(
             "base_score": scored.base_score,
             "severity": scored.severity,
             "metrics": metrics,
+            "abstain": False,
         },
         "capec": links(capec, catalog.capec),
         "attack": links(attack, catalog.attack),
         "evidence": {"cwe": [], "cvss": {}},
         "model": {"name": NAME, "version": "1"},
+        "warnings": [],
     }
     return Baseline(prediction, dict(cwe_counts.most_common()), source="training labels")
 

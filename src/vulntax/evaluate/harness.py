@@ -11,6 +11,8 @@ every figure in it:
 * ``cwe``, ``cvss``, ``capec``, ``attack`` — the figures, overall and broken
   down (by label source, by CWE training frequency), with the data of the
   calibration and confusion plots;
+* ``consistency`` — whether the top CAPEC and ATT&CK agree with the predicted
+  CWE through the catalogs (:mod:`vulntax.evaluate.consistency`);
 * ``baseline`` — the majority baseline itself (to score files later without a dataset).
 
 All floats are rounded to 4 digits; a figure with no record to average over is None.
@@ -249,11 +251,17 @@ def score_predictions(
             attack["technique_level"] = sets
         else:
             attack.update(sets)
+    from vulntax.evaluate.consistency import consistency, gold_reach
+
+    cross: dict[str, Any] = {"predicted": consistency(pred, catalog)}
+    if ctid:  # the analysts' own techniques, reached from the gold CWE through the catalog?
+        cross["ctid_gold_reach"] = gold_reach(ctid[1].cwe, ctid[1].attack_ctid, catalog)
     return {
         "cwe": cwe,
         "cvss": cvss,
         "capec": links("capec", "capec", pred, gold),
         "attack": attack,
+        "consistency": cross,
     }
 
 
@@ -278,6 +286,9 @@ def summary(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         (f"attack_recall@{TOP_K}", attack["derived"], f"recall@{TOP_K}"),
         (f"attack_ctid_recall@{TOP_K}", attack["ctid"], f"recall@{TOP_K}"),
     ]
+    cross = report.get("consistency", {}).get("predicted", {})
+    for name in ("capec", "attack", "capec_ranked"):
+        picks.append((f"consistency_{name}", {"model": cross.get(name)}, "share"))
     out: dict[str, dict[str, Any]] = {}
     for name, section, key in picks:
         out[name] = {
@@ -334,6 +345,10 @@ def _run(
         "classified": int(sum(pred.ok)),
         "unclassified": len(pred) - int(sum(pred.ok)),
         "ctid_records": len(ctid),
+        # a learnt ATT&CK head (attack.json) was fitted on the CTID set: not held out then
+        "ctid_in_attack_training": bool(
+            getattr(getattr(predictor, "model", None), "attack_head", None) is not None
+        ),
         "baseline": baseline.source if baseline else None,
         "seconds": {"read": read_seconds, "predict": predict_seconds, "score": score_seconds},
     }

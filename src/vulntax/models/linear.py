@@ -53,6 +53,10 @@ from vulntax.models.calibration import fit_temperature, softmax
 from vulntax.models.tfidf import TfidfFeatures, sklearn_vectorizer
 
 VOCABULARY = "vocabulary.json.gz"  # the tf-idf terms, in column order
+# a head's weights are looked up in a dense copy up to this size (evidence; the shipped
+# model's CWE head takes 77 MB as float16), else by binary search (several times slower)
+DENSE_LOOKUP_BYTES = 128 * 1024 * 1024
+DENSE_LOOKUP_ROWS = 64  # smaller batches use the binary search (no table to build)
 
 
 @dataclass
@@ -62,6 +66,8 @@ class LinearConfig:
     C_cwe: float = 0.5
     C_cvss: float = 0.5
     keep_weights: float = 0.05  # share of each head's weights kept (largest |w|)
+    augment_halves: float = 0.0  # share of training examples added again cut short
+    augment_misspell: float = 0.0  # share added again with misspelt words (models/augment.py)
 
     def __post_init__(self) -> None:
         from vulntax.errors import ConfigError
@@ -74,6 +80,8 @@ class LinearConfig:
             raise ConfigError("linear.C_cwe and linear.C_cvss must be positive")
         if not 0 < self.keep_weights <= 1:
             raise ConfigError("linear.keep_weights must be in (0, 1]")
+        if not (0 <= self.augment_halves <= 1 and 0 <= self.augment_misspell <= 1):
+            raise ConfigError("linear.augment_halves and augment_misspell must be in [0, 1]")
 
 
 @dataclass
@@ -84,15 +92,41 @@ class _Head:
     bias: np.ndarray  # (n_labels,) float32
     temperature: float = 1.0
 
+    _table: np.ndarray | None = None  # weights as a dense (n_labels, n_features) array
     _keys: np.ndarray | None = None  # sorted (label * n_features + column) of stored weights
+    _dense_fits: bool = True  # false once the dense copy was found too large
 
     def lookup(self, labels: np.ndarray) -> Any:
-        """A function (rows, cols) -> weight of the label of each row at each column."""
+        """A function (rows, cols) -> weight of the label of each row at each column.
+
+        For batches of :data:`DENSE_LOOKUP_ROWS` rows or more, a dense copy of the weights
+        answers by indexing when it is small enough (:data:`DENSE_LOOKUP_BYTES`; float16 when
+        the weights are float16 values, as saved models' are; building it takes ≈ 0.4 s for
+        the shipped CWE head, so single predictions never wait for it); otherwise a binary
+        search over the stored weights' keys does.
+        """
         w = self.weights
-        if self._keys is None:
+        if self._table is None and len(labels) >= DENSE_LOOKUP_ROWS and self._dense_fits:
+            exact16 = np.array_equal(w.data.astype(np.float16).astype(np.float32), w.data)
+            dtype = np.float16 if exact16 else np.float32
+            if w.shape[0] * w.shape[1] * np.dtype(dtype).itemsize <= DENSE_LOOKUP_BYTES:
+                full = np.zeros(w.shape, dtype=dtype)  # (n_labels, n_features)
+                rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+                full[rows, w.indices] = w.data  # exact: float16 only when the values are
+                self._table = full
+            else:
+                self._dense_fits = False
+        if self._table is None and self._keys is None:
             w.sort_indices()
             rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
-            self._keys = rows * w.shape[1] + w.indices  # CSR order with sorted indices: sorted
+            self._keys = rows * w.shape[1] + w.indices  # CSR order, sorted indices: sorted
+        table = self._table
+        if table is not None:
+
+            def dense(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+                return table[labels[rows], cols].astype(np.float32)
+
+            return dense
 
         def weight(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
             assert self._keys is not None
@@ -141,20 +175,31 @@ class LinearModel:
         self.mapper = mapper
         self.graph_techniques: list[str] = list(config.get("attack_graph") or labels.attack)
         self._pillar = cwe_pillar  # (n_cwe, n_pillars): the mapper's CWE features
+        self.attack_head: Any = None  # optional extra heads (vulntax.models.extras)
+        self.capec_ranker: Any = None
 
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
-        x = self.features.transform(texts)  # (B, F) CSR
+        return self.predict_features(self.features.transform(texts))
+
+    def predict_features(self, x: Any) -> ModelOutput:
+        """The heads' probabilities for tf-idf rows ``x`` ((B, F) CSR)."""
         cwe, cvss = self._probabilities(x)
         capec = np.asarray(self.capec_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_capec)
         graph = np.asarray(self.attack_links.T.dot(cwe.T).T, dtype=np.float32)  # (B, n_graph)
         attack = graph if self.mapper is None else self._map_attack(cvss, cwe, graph)
+        if self.capec_ranker is not None:
+            capec = self.capec_ranker.probabilities(x, cwe, self.capec_links)
+        if self.attack_head is not None:
+            attack = self.attack_head.probabilities(x, np.hstack(list(cvss.values())), cwe)
 
         def explain(head: str, labels: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
             weights = self.cwe if head == "cwe" else self.cvss[head]
             return _top_contributions(x, weights.lookup(labels), labels, k, self.terms)
 
-        return ModelOutput(cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain)
+        return ModelOutput(
+            cwe=cwe, cvss=cvss, capec=capec, attack=attack, explain=explain, features=x
+        )
 
     _stacked: Any = None  # every head's weights.T side by side (F, sum of labels), made once
 
@@ -243,7 +288,8 @@ class LinearModel:
         write_json(path / CONFIG, self.config)
 
     @classmethod
-    def load(cls, path: Path) -> LinearModel:
+    def load(cls, path: Path, extras: bool = True) -> LinearModel:
+        """The model at ``path``; with ``extras``, its optional heads too (models.extras)."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -297,24 +343,36 @@ class LinearModel:
                     raise ModelError(f"{weights_file}: ATT&CK mapper pillars do not match")
         except KeyError as exc:
             raise ModelError(f"{weights_file}: tensor {exc} is missing") from exc
-        return cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
+        from vulntax.models.extras import attach
+
+        model = cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
+        if extras:  # attack.* and capec_rank.* files, where the directory has them
+            attach(model, path)
+        return model
 
 
 def _top_contributions(
     x: Any, weight: Any, labels: np.ndarray, k: int, terms: list[str]
 ) -> list[list[tuple[str, float]]]:
-    """Per row, the k terms with the largest positive x[row, term] * w[label(row), term]."""
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    """Per row, the k terms with the largest positive x[row, term] * w[label(row), term].
+
+    Ties keep column order. One sort for the whole batch: the key is the row in the high
+    32 bits and the contribution's float32 bits, inverted, in the low 32 (positive floats
+    order as their bit patterns do).
+    """
+    n = x.shape[0]
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(x.indptr))
     cols = x.indices
-    contrib = x.data * weight(rows, cols)
-    keep = contrib > 0
+    contrib = (x.data * weight(rows, cols)).astype(np.float32)
+    keep = np.flatnonzero(contrib > 0)
     rows, cols, contrib = rows[keep], cols[keep], contrib[keep]
-    order = np.lexsort((-contrib, rows))  # by row, largest contribution first
+    inverted = np.uint32(0xFFFFFFFF) - contrib.view(np.uint32)
+    order = np.argsort((rows.astype(np.uint64) << np.uint64(32)) | inverted, kind="stable")
     rows, cols, contrib = rows[order], cols[order], contrib[order]
-    starts = np.searchsorted(rows, np.arange(x.shape[0]))
+    starts = np.searchsorted(rows, np.arange(n))
     rank = np.arange(len(rows)) - starts[rows]
     top = rank < k
-    out: list[list[tuple[str, float]]] = [[] for _ in range(x.shape[0])]
+    out: list[list[tuple[str, float]]] = [[] for _ in range(n)]
     for r, c, v in zip(rows[top].tolist(), cols[top].tolist(), contrib[top].tolist(), strict=True):
         out[r].append((terms[c], v))
     return out
@@ -337,11 +395,19 @@ def train(
     """
     from sklearn.svm import LinearSVC
 
+    from vulntax.models.augment import with_damaged_copies
     from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
 
     started = time.perf_counter()
     vectorizer = sklearn_vectorizer(params.max_features, params.min_df)
-    x_train = vectorizer.fit_transform(train_examples.texts)
+    if params.augment_halves or params.augment_misspell:
+        vectorizer.fit(train_examples.texts)  # the vocabulary and idf of the real texts
+        train_examples = with_damaged_copies(
+            train_examples, params.augment_halves, params.augment_misspell
+        )
+        x_train = vectorizer.transform(train_examples.texts)
+    else:
+        x_train = vectorizer.fit_transform(train_examples.texts)
     features = TfidfFeatures.from_sklearn(vectorizer)
     x_cal = features.transform(calibration_examples.texts)
     log(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import pairwise, repeat
 from typing import Any
 
 import numpy as np
@@ -75,22 +75,25 @@ class TfidfFeatures:
         from scipy.sparse import csr_matrix
 
         get = self.vocabulary.get
+        unknown = repeat(-1)
         ids: list[int] = []
         lengths = np.empty(len(texts), dtype=np.int64)
         for row, text in enumerate(texts):
             tokens = _TOKENS.findall(text.lower())
             grams = tokens
             if self.ngram_max >= 2:
-                grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+                grams = tokens + list(map(" ".join, pairwise(tokens)))
             for n in range(3, self.ngram_max + 1):
                 grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
             before = len(ids)
-            ids.extend(j for j in map(get, grams) if j is not None)
+            ids.extend(map(get, grams, unknown))  # -1 for a term not in the vocabulary
             lengths[row] = len(ids) - before
         n_features = len(self.idf)
         # one key per (row, column); unique keys come sorted, i.e. in CSR order
-        keys = np.repeat(np.arange(len(texts), dtype=np.int64), lengths) * n_features
-        keys += np.asarray(ids, dtype=np.int64)
+        columns = np.asarray(ids, dtype=np.int64)
+        known = columns >= 0
+        keys = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[known] * n_features
+        keys += columns[known]
         keys, counts = np.unique(keys, return_counts=True)
         rows, cols = np.divmod(keys, n_features)
         data = (1.0 + np.log(counts)).astype(np.float32) * self.idf[cols]  # sublinear tf × idf

@@ -5,7 +5,8 @@ v3.1 and v4.0 vectors with their scores and severities, and the CAPEC and
 ATT&CK ids joined by ``;``. A cell that a spreadsheet would read as a formula
 (beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
 prefixed with ``'`` (OWASP's advice against CSV injection). Where the model
-abstains on CVSS (``cvss.abstain``) the v3.1 and v4.0 cells are empty; a record that
+abstains on CVSS (``cvss.abstain``) the vector and score cells are empty and the
+severity cell reads "not enough information" (as the panel and page say); a record that
 could not be classified keeps its id and says why in ``cwe_name``
 (``error: ...``), the other cells empty.
 """
@@ -16,6 +17,8 @@ import csv
 import io
 from collections.abc import Sequence
 from typing import Any
+
+from vulntax.render import NOT_ENOUGH_INFORMATION
 
 COLUMNS = (
     "id",
@@ -49,11 +52,12 @@ def row(result: dict[str, Any]) -> list[str]:
         cells = [result.get("id"), "", f"error: {result['error']}"] + [""] * (len(COLUMNS) - 3)
         return [neutralise(c) for c in cells]
     cwe, cvss, cvss4 = result["cwe"], result["cvss"], result.get("cvss4")
-    v3 = ["", "", ""] if cvss.get("abstain") else _scored(cvss)
+    # an abstained score reads "not enough information" in the severity cell, as on the panel
+    abstained = ["", "", NOT_ENOUGH_INFORMATION]
+    v3 = abstained if cvss.get("abstain") else _scored(cvss)
     # the v4.0 head reads the v3.1 outputs: where those are abstained on, so is v4.0
-    v4 = (
-        ["", "", ""] if not cvss4 or cvss.get("abstain") or cvss4.get("abstain") else _scored(cvss4)
-    )
+    v4_abstains = cvss4 is not None and (cvss4.get("abstain") or cvss.get("abstain"))
+    v4 = ["", "", ""] if not cvss4 else abstained if v4_abstains else _scored(cvss4)
     cells = [
         result.get("id"),
         cwe["id"],

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from vulntax import __version__
 from vulntax.predictor import MAX_TEXT
 from vulntax.server import handlers, schemas
-from vulntax.server.batching import MicroBatcher
+from vulntax.server.batching import MicroBatcher, PredictBatch
 from vulntax.server.bodylimit import BodySizeLimit
 from vulntax.server.routes import Service, router
 
@@ -57,11 +57,13 @@ def create_app(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     batch_items: int = BATCH_ITEMS,
+    predict_batch: PredictBatch | None = None,
 ) -> FastAPI:
     """The service over ``predictor`` (loaded once, shared by every request).
 
     ``predictor=None`` builds the app for its OpenAPI schema only: routes that need
-    the model answer 503.
+    the model answer 503. ``predict_batch`` predicts instead of ``predictor`` (e.g. a
+    :class:`~vulntax.server.process.PredictionProcess` over the same model).
     """
     limits = schemas.Limits(
         max_body_bytes=max_body_bytes,
@@ -74,7 +76,7 @@ def create_app(
         if predictor is None:
             yield
             return
-        batcher = MicroBatcher(predictor.predict_batch, max_items=batch_items)
+        batcher = MicroBatcher(predict_batch or predictor.predict_batch, max_items=batch_items)
         batcher.start()
         app.state.service = Service(predictor, batcher, limits)
         try:

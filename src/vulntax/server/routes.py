@@ -17,6 +17,7 @@ from vulntax import __version__
 from vulntax.predictor import MAX_TEXT, Predictor
 from vulntax.server import schemas
 from vulntax.server.batching import MicroBatcher
+from vulntax.taxonomy.cvss import VECTOR_PATTERN
 
 
 class _FastJSON(JSONResponse):
@@ -37,7 +38,8 @@ class Service:
     limits: schemas.Limits
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: FastAPI would run a plain function in its thread pool, a thread hop per request
     found: Service | None = getattr(request.app.state, "service", None)
     if found is None:  # only an app built without a predictor (to write the OpenAPI schema)
         raise HTTPException(503, "this server has no model loaded")
@@ -106,7 +108,7 @@ async def predict(svc: ServiceDep, body: Annotated[schemas.PredictRequest, Body(
     """
     if isinstance(body, schemas.PredictOne):
         [result] = await svc.batcher.predict([(body.id, body.description, _meta(body.metadata))])
-        if "error" in result:
+        if isinstance(result, dict) and "error" in result:  # not an encoded prediction
             return JSONResponse({"error": f"description: {result['error']}"}, status_code=422)
         return _FastJSON(result)
     items = [(item.id, item.description, _meta(item.metadata)) for item in body.items]
@@ -187,7 +189,12 @@ async def attack(
 async def cvss(
     vector: Annotated[
         str,
-        Query(max_length=200, examples=["CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"]),
+        Query(
+            max_length=200,
+            examples=["CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"],
+            # the cvss package decides (a 400 names what is wrong); every match is valid
+            json_schema_extra={"pattern": VECTOR_PATTERN},
+        ),
     ],
 ) -> dict[str, Any]:
     """Base score, severity and every base metric (spelled out) of a CVSS v3.0/v3.1 vector.

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from vulntax.predictor import MAX_TEXT
+from vulntax.taxonomy.cvss import VECTOR_PATTERN
+from vulntax.text import USABLE_TEXT_PATTERN
 
 MAX_ITEMS = 256  # descriptions per batch request
 MAX_ID = 200  # characters of a record id
@@ -35,7 +37,12 @@ class RecordMetadata(_Strict):
     cna: str | None = Field(None, max_length=256, description="the assigning CNA")
     references: list[str] = Field([], max_length=100, description="reference URLs the CNA gave")
     cna_cwe: list[str] = Field([], max_length=20, description="the CNA's own CWE ids")
-    cna_cvss: str | None = Field(None, max_length=200, description="the CNA's CVSS v3 vector")
+    cna_cvss: str | None = Field(
+        None,
+        max_length=200,
+        description="the CNA's CVSS v3.0/v3.1 vector (another string is a 422)",
+        json_schema_extra={"pattern": VECTOR_PATTERN},  # checked when the metadata is read
+    )
 
 
 _METADATA = "Optional record metadata; without it the description alone is read."
@@ -44,7 +51,13 @@ _METADATA = "Optional record metadata; without it the description alone is read.
 class PredictOne(_Strict):
     """One description; the answer is one prediction object."""
 
-    description: str = Field(max_length=MAX_TEXT, description=_DESCRIPTION)
+    description: str = Field(
+        max_length=MAX_TEXT,
+        description=_DESCRIPTION
+        + " It must hold something besides whitespace and CVE/CWE ids (else a 422).",
+        # checked by the predictor (an empty text is a 422 with a clear message), stated here
+        json_schema_extra={"pattern": USABLE_TEXT_PATTERN},
+    )
     id: str | None = Field(None, max_length=MAX_ID, description=_ID)
     metadata: RecordMetadata | None = Field(None, description=_METADATA)
 
@@ -126,6 +139,17 @@ class Cvss(_Strict):
     base_score: float = Field(ge=0, le=10)
     severity: Literal["None", "Low", "Medium", "High", "Critical"]
     metrics: Metrics
+    abstain: bool = Field(
+        description="true when the text carries too little information for a score; "
+        "the vector is still the most probable one"
+    )
+
+
+class TrustWarning(_Strict):
+    code: Literal[
+        "not_a_vulnerability_description", "not_english", "reserved_or_rejected", "truncated_input"
+    ]
+    message: str
 
 
 class Metrics4(_Strict):
@@ -144,6 +168,9 @@ class Metrics4(_Strict):
 
 class Cvss4(_Strict):
     version: Literal["4.0"]
+    abstain: bool | None = Field(
+        None, description="as cvss.abstain (the v4.0 score rests on the v3.1 one)"
+    )
     vector: str
     base_score: float = Field(ge=0, le=10)
     severity: Literal["None", "Low", "Medium", "High", "Critical"]
@@ -170,6 +197,7 @@ class Prediction(_Strict):
     attack: list[Scored]
     evidence: Evidence
     model: ModelRef
+    warnings: list[TrustWarning] = Field(description="what makes this answer less trustworthy")
     cvss4: Cvss4 | None = Field(None, description="where the model has the CVSS v4.0 head")
     metadata: list[str] | None = Field(
         None, description="the record metadata read (where the model has the metadata head)"

@@ -34,6 +34,19 @@ METRIC_VALUE_NAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {m: MappingProxyType(dict(_c3.METRICS_VALUE_NAMES[m])) for m in BASE_METRICS}
 )
 VERSIONS = ("3.0", "3.1")
+#: a v3.0/v3.1 vector as the HTTP API documents it: the base metrics in the specification's
+#: order, then any temporal and environmental ones, in that order too (the cvss package
+#: accepts every string that matches; it also accepts some that do not, e.g. other orders)
+VECTOR_PATTERN = (
+    r"^CVSS:3\.[01]"
+    + "".join(f"/{m}:[{''.join(_c3.METRICS_VALUES[m])}]" for m in _c3.METRICS_MANDATORY)
+    + "".join(
+        f"(/{m}:[{''.join(_c3.METRICS_VALUES[m])}])?"
+        for m in _c3.METRICS_ABBREVIATIONS
+        if m not in _c3.METRICS_MANDATORY
+    )
+    + "$"
+)
 
 _PREFIX = re.compile(r"CVSS:(\d+(?:\.\d+)?)/")
 _V2_METRIC = re.compile(r"(?:^|/)Au:")  # v2 vectors always hold Authentication

@@ -228,8 +228,13 @@ def run_epochs(
         encoder_lr = cfg.pretrain_lr if pipeline.encoder.name == "scratch" else cfg.encoder_lr
         groups.append({"params": list(pipeline.encoder.parameters()), "lr": encoder_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    # warm-up over 10 % of the steps, at least 2: OneCycleLR divides by zero when
+    # pct_start × total_steps is exactly 1 (e.g. 5 batches × 2 epochs)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[float(g["lr"]) for g in groups], total_steps=total_steps, pct_start=0.1
+        optimizer,
+        max_lr=[float(g["lr"]) for g in groups],
+        total_steps=total_steps,
+        pct_start=max(0.1, 2 / total_steps),
     )
     wrap = ddp_wrap(dist)
     model: nn.Module = wrap(pipeline) if wrap is not None else pipeline

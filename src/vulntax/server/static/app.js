@@ -171,11 +171,19 @@
     scoredList($("cwe-top"), others, "cwe", "No other candidate.");
   }
 
+  // an abstained score is shown as "not enough information", never as a number
+  // (the JSON still carries the most probable vector)
   function renderCvss(cvss, metricNames, prefix = "cvss") {
-    $(`${prefix}-score`).textContent = cvss.base_score.toFixed(1);
     const severity = $(`${prefix}-severity`);
-    severity.textContent = cvss.severity;
-    severity.className = `severity sev-${cvss.severity.toLowerCase()}`;
+    if (cvss.abstain) {
+      $(`${prefix}-score`).textContent = "";
+      severity.textContent = "not enough information";
+      severity.className = "severity sev-abstain";
+    } else {
+      $(`${prefix}-score`).textContent = cvss.base_score.toFixed(1);
+      severity.textContent = cvss.severity;
+      severity.className = `severity sev-${cvss.severity.toLowerCase()}`;
+    }
     $(`${prefix}-vector`).textContent = cvss.vector;
     fill($(`${prefix}-metrics`), Object.entries(cvss.metrics).map(([metric, info]) => {
       const label = (metricNames && metricNames[metric]) ? metricNames[metric].name : "";
@@ -255,8 +263,14 @@
     renderEvidence(text, prediction.evidence, "cwe");
   }
 
+  function renderWarnings(warnings) {
+    fill($("warnings"), (warnings || []).map((w) =>
+      el("p", { class: "note warning", "data-code": w.code }, w.message)));
+  }
+
   function render(prediction, text, metricNames) {
     $("record-id").textContent = prediction.id ? `for ${prediction.id}` : "";
+    renderWarnings(prediction.warnings);
     renderCwe(prediction.cwe);
     renderCvss(prediction.cvss, metricNames);
     $("cvss4-card").hidden = !prediction.cvss4;

@@ -1,0 +1,230 @@
+"""CAPEC patterns ranked by how well the description fits each one.
+
+The catalog graph gives each pattern p(link) = Σ p(cwe) over the CWE classes
+linked to it, so every pattern of one CWE gets the same probability. This
+ranker re-scores the patterns linked to the CWE candidates:
+
+* **candidates** — the patterns linked (directly, as in the graph) to one of
+  the ``top_cwe`` most probable CWE classes, and those linked to a CWE on the
+  top class's View-1000 line;
+* **features** per (description, pattern): p(link); log p(link); whether the
+  pattern is linked to a CWE on the top class's View-1000 line (the class, its
+  ancestors and descendants); cosine similarity of the description's TF-IDF
+  row to the pattern's name, description and prerequisites (each put through
+  the linear model's own vectorizer);
+* **model** — one logistic regression over those features, fitted on
+  (record, candidate) pairs of a split the base model was not trained on,
+  with target "the pattern is in the record's derived gold" (the patterns of
+  its gold CWE). Its output is the probability that the pattern is one of the
+  gold CWE's patterns.
+* **consistency** — a candidate not linked to the top class's line is never
+  ranked above the best one that is (its probability is capped just below),
+  so the top pattern stays consistent with the predicted CWE; where that
+  line links to no pattern at all, no pattern is listed.
+
+Files (beside a linear model's own): ``capec_rank.safetensors`` (pattern text
+rows ``name.*`` / ``description.*`` / ``prerequisites.*`` and the CWE-line links
+``line.*`` as CSR, ``coef`` and ``bias``) and ``capec_rank.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vulntax.errors import ModelError
+
+RANK_WEIGHTS = "capec_rank.safetensors"
+RANK_CONFIG = "capec_rank.json"
+FORMAT = "vulntax-capec-rank"
+FORMAT_VERSION = 1
+TEXTS = ("name", "description", "prerequisites")
+FEATURES = ("link_p", "log_link_p", "on_line", *(f"sim_{t}" for t in TEXTS))
+CAP = 0.999  # an off-line candidate's p is capped at this share of the best on-line one
+
+
+@dataclass
+class CapecRanker:
+    texts: dict[str, Any]  # name -> CSR (n_capec, F), L2-normalised rows
+    line: Any  # CSR (n_cwe, n_capec) 0/1: pattern linked to a CWE on the class's line
+    coef: np.ndarray  # (len(FEATURES),) float32
+    bias: float
+    top_cwe: int = 3
+    _texts_t: dict[str, Any] | None = None
+
+    def features(self, x: Any, cwe: np.ndarray, links: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate mask (B, P) and features (B, P, len(FEATURES))."""
+        top = np.argsort(-cwe, axis=1)[:, : self.top_cwe]  # (B, k)
+        link_p = np.asarray(links.T.dot(cwe.T).T, dtype=np.float32)  # (B, P)
+        candidate = np.zeros(link_p.shape, dtype=bool)
+        for j in range(top.shape[1]):
+            candidate |= links[top[:, j]].toarray() > 0
+        on_line = self.line[top[:, 0]].toarray().astype(np.float32)  # (B, P)
+        candidate |= on_line > 0
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+        xn = x.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
+        if self._texts_t is None:  # (F, P) CSR per text, made once
+            self._texts_t = {t: self.texts[t].T.tocsr() for t in TEXTS}
+        sims = [np.asarray((xn @ self._texts_t[t]).toarray(), dtype=np.float32) for t in TEXTS]
+        feats = np.stack([link_p, np.log(link_p + 1e-4), on_line, *sims], axis=2)
+        return candidate, feats
+
+    def probabilities(self, x: Any, cwe: np.ndarray, links: Any) -> np.ndarray:
+        """(B, n_capec): ranked probabilities of the candidates, 0 elsewhere."""
+        candidate, feats = self.features(x, cwe, links)
+        z = feats @ self.coef + self.bias
+        p = np.where(candidate, 1.0 / (1.0 + np.exp(-z)), 0.0).astype(np.float32)
+        on_line = feats[:, :, 2] > 0
+        best_on = np.where(on_line, p, 0.0).max(axis=1, keepdims=True)  # (B, 1)
+        # nothing is listed where the top class's line links to no pattern at all
+        capped = np.where(on_line, p, np.minimum(p, CAP * best_on))
+        return capped.astype(np.float32)
+
+
+def line_links(cwe_labels: list[str], capec_labels: list[str], catalog: Any) -> Any:
+    """(n_cwe, n_capec) 0/1: the pattern is linked to the class or a CWE on its line."""
+    from scipy.sparse import csr_matrix
+
+    index = {c: j for j, c in enumerate(capec_labels)}
+    rows, cols = [], []
+    for i, cwe in enumerate(cwe_labels):
+        line = {cwe}
+        if cwe in catalog.cwe:
+            line |= catalog.cwe.ancestors(cwe) | catalog.cwe.descendants(cwe)
+        linked = {p for c in line for p in catalog.graph.cwe_to_capec(c) if p in index}
+        for p in sorted(linked):
+            rows.append(i)
+            cols.append(index[p])
+    data = np.ones(len(rows), dtype=np.float32)
+    return csr_matrix((data, (rows, cols)), shape=(len(cwe_labels), len(capec_labels)))
+
+
+def pattern_texts(bundle: Path, capec_labels: list[str]) -> dict[str, list[str]]:
+    """Name, description and prerequisites of each pattern, from MITRE's CAPEC STIX bundle."""
+    from vulntax.taxonomy.ids import numbered_id
+    from vulntax.taxonomy.stix import external_ids, read_bundle
+
+    found: dict[str, dict[str, str]] = {}
+    for obj in read_bundle(bundle):
+        if obj.get("type") != "attack-pattern":
+            continue
+        ids = external_ids(obj, "capec")
+        if len(ids) != 1:
+            continue
+        prereq = obj.get("x_capec_prerequisites") or []
+        found[numbered_id(ids[0], "CAPEC")] = {
+            "name": str(obj.get("name", "")),
+            "description": str(obj.get("description", "")),
+            "prerequisites": " ".join(str(p) for p in prereq),
+        }
+    empty = {t: "" for t in TEXTS}
+    return {t: [found.get(c, empty)[t] for c in capec_labels] for t in TEXTS}
+
+
+def text_rows(features: Any, texts: list[str]) -> Any:
+    """The TF-IDF rows of ``texts`` (model's own vectorizer), L2-normalised."""
+    from vulntax.text import model_input
+
+    x = features.transform([model_input(t) if t else "" for t in texts]).tocsr()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+    return x.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
+
+
+def fit(
+    base: CapecRanker,
+    x: Any,
+    cwe: np.ndarray,
+    links: Any,
+    gold: list[list[str]],
+    capec_labels: list[str],
+    C: float = 1.0,
+) -> CapecRanker:
+    """Fit ``coef`` / ``bias`` on (record, candidate) pairs of records with derived gold."""
+    from sklearn.linear_model import LogisticRegression
+
+    index = {c: j for j, c in enumerate(capec_labels)}
+    rows = [i for i, g in enumerate(gold) if g]
+    candidate, feats = base.features(x[rows], cwe[rows], links)
+    target = np.zeros(candidate.shape, dtype=bool)
+    for r, i in enumerate(rows):
+        target[r, [index[c] for c in gold[i] if c in index]] = True
+    pairs = feats[candidate]  # (n_pairs, n_features)
+    y = target[candidate]
+    if y.all() or not y.any():
+        raise ModelError("CAPEC ranker: the candidates are all gold or none is; cannot learn")
+    clf = LogisticRegression(C=C, max_iter=2000).fit(pairs, y)
+    coef = clf.coef_[0].astype(np.float32)
+    return CapecRanker(base.texts, base.line, coef, float(clf.intercept_[0]), base.top_cwe)
+
+
+# ---------------------------------------------------------------------- persistence
+def save(ranker: CapecRanker, folder: Path, about: dict[str, Any]) -> None:
+    from safetensors.numpy import save_file
+
+    tensors: dict[str, np.ndarray] = {
+        "coef": ranker.coef.astype(np.float32),
+        "bias": np.array([ranker.bias], dtype=np.float32),
+    }
+    for name, matrix in [*ranker.texts.items(), ("line", ranker.line)]:
+        m = matrix.tocsr()
+        tensors[f"{name}.data"] = m.data.astype(np.float16 if name != "line" else np.uint8)
+        tensors[f"{name}.indices"] = m.indices.astype(np.int32)
+        tensors[f"{name}.indptr"] = m.indptr.astype(np.int64)
+    save_file(tensors, str(folder / RANK_WEIGHTS))
+    (folder / RANK_WEIGHTS).chmod(0o644)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "features": list(FEATURES),
+        "top_cwe": ranker.top_cwe,
+        **about,
+    }
+    (folder / RANK_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def load(folder: Path, n_cwe: int, n_capec: int, n_features: int) -> CapecRanker | None:
+    """The ranker of a model directory; None if it has none; ModelError if damaged."""
+    weights_file, config_file = folder / RANK_WEIGHTS, folder / RANK_CONFIG
+    if not weights_file.exists() and not config_file.exists():
+        return None
+    if not (weights_file.is_file() and config_file.is_file()):
+        raise ModelError(f"{folder}: {RANK_WEIGHTS} and {RANK_CONFIG} come together")
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    from scipy.sparse import csr_matrix
+
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{config_file}: not a {FORMAT} v{FORMAT_VERSION} file")
+        if config.get("features") != list(FEATURES):
+            raise ModelError(f"{config_file}: features {config.get('features')} are not {FEATURES}")
+        top_cwe = int(config["top_cwe"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{config_file}: not a readable CAPEC ranker config ({exc})") from exc
+    try:
+        t = load_file(str(weights_file))
+        coef, bias = t["coef"].astype(np.float32), float(t["bias"][0])
+
+        def csr(name: str, shape: tuple[int, int]) -> Any:
+            data, indices, indptr = t[f"{name}.data"], t[f"{name}.indices"], t[f"{name}.indptr"]
+            if (
+                len(indptr) != shape[0] + 1
+                or len(indices) != len(data)
+                or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))
+                or indptr[-1] != len(data)
+            ):
+                raise ModelError(f"{weights_file}: {name} does not fit this model's labels")
+            return csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)
+
+        texts = {name: csr(name, (n_capec, n_features)) for name in TEXTS}
+        line = csr("line", (n_cwe, n_capec))
+    except (SafetensorError, OSError, ValueError, KeyError, IndexError) as exc:
+        raise ModelError(f"{weights_file}: not a readable CAPEC ranker ({exc})") from exc
+    if coef.shape != (len(FEATURES),):
+        raise ModelError(f"{weights_file}: coef has shape {coef.shape}")
+    return CapecRanker(texts, line, coef, bias, top_cwe)

@@ -1,0 +1,31 @@
+"""Optional heads a linear model directory may carry beside its own files.
+
+* ``attack.safetensors`` / ``attack.json`` — the ATT&CK head learnt from the
+  analysts' mappings (:mod:`.attack_learnt`); it replaces the model's older
+  KEV-only mapper and its ATT&CK label list;
+* ``capec_rank.safetensors`` / ``capec_rank.json`` — the CAPEC ranker
+  (:mod:`.capec_rank`); it replaces p(link) from the catalog graph.
+
+A directory without them loads as before; a damaged one is a ModelError.
+They are written by ``bench/attack/fit.py`` (:func:`.extras_fit.fit_extras`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vulntax.models import attack_learnt, capec_rank
+from vulntax.models.attack_mapper import labels_with_attack
+
+
+def attach(model: Any, path: Path) -> None:
+    """Load the extra heads of the model directory ``path`` into ``model`` (a LinearModel)."""
+    labels = model.labels
+    n_features = len(model.features.terms)
+    n_cvss = sum(len(v) for v in labels.cvss.values())
+    head = attack_learnt.load(path, n_features, n_cvss + len(labels.cwe))
+    if head is not None:
+        model.attack_head = head
+        model.labels = labels_with_attack(labels, head.techniques)
+    model.capec_ranker = capec_rank.load(path, len(labels.cwe), len(labels.capec), n_features)

@@ -1,0 +1,72 @@
+"""Prediction in a process of its own answers what the in-process predictor answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from vulntax.errors import ModelError
+from vulntax.predictor import Predictor
+from vulntax.server.app import create_app
+from vulntax.server.process import PredictionProcess
+
+
+@pytest.fixture(scope="module")
+def descriptions(data_dir: Path) -> list[str]:
+    """English descriptions of 100 real NVD records."""
+    from vulntax.ingest import read_records
+    from vulntax.records import IngestReport
+
+    texts = []
+    for record in read_records([data_dir / "nvd" / "nvdcve-2.0-2022.json.gz"], IngestReport()):
+        texts.append(record.description)
+        if len(texts) == 100:
+            break
+    return texts
+
+
+@pytest.fixture(scope="module")
+def process(tiny_model: Path) -> Iterator[PredictionProcess]:
+    worker = PredictionProcess(tiny_model)
+    yield worker
+    worker.close()
+
+
+def test_same_bytes_as_the_predictor(
+    process: PredictionProcess, predictor: Predictor, descriptions: list[str]
+) -> None:
+    items: list[tuple[str | None, str]] = [(f"r{i}", t) for i, t in enumerate(descriptions[:60])]
+    items += [("blank", " \t"), (None, "CVE-2021-44228")]
+    got = process.predict_batch(items)
+    expected = predictor.predict_batch(items)
+    assert [orjson.dumps(g) for g in got] == [orjson.dumps(e) for e in expected]
+    assert got[-2] == {"id": "blank", "error": "empty description"}  # errors stay dicts
+    assert isinstance(got[0], orjson.Fragment)
+
+
+def test_the_service_over_the_process(
+    process: PredictionProcess, predictor: Predictor, descriptions: list[str]
+) -> None:
+    with (
+        TestClient(create_app(predictor, predict_batch=process.predict_batch)) as over_process,
+        TestClient(create_app(predictor)) as in_thread,
+    ):
+        for body in (
+            {"id": "x", "description": descriptions[0]},
+            {"items": [{"id": "a", "description": descriptions[1]}, {"description": ""}]},
+            {"description": "CWE-79"},
+        ):
+            a = over_process.post("/v1/predict", json=body)
+            b = in_thread.post("/v1/predict", json=body)
+            assert (a.status_code, a.content) == (b.status_code, b.content)
+
+
+def test_a_model_that_cannot_load_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as caught:
+        PredictionProcess(tmp_path)
+    assert "could not load the model" in str(caught.value)
+    assert "\n" not in str(caught.value)
