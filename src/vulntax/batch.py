@@ -100,13 +100,17 @@ def items_of(
 ) -> Iterator[Item]:
     """(id, description) for each readable record of ``path``; an error object otherwise.
 
-    ``with_records`` adds the record itself (its metadata; with ``keep_raw`` its CVE JSON 5).
+    ``with_records`` adds the record itself where it carries more than its text (its
+    metadata; with ``keep_raw`` its CVE JSON 5).
     """
     from vulntax.ingest import read
 
     for item in read(path, report=report, keep_raw=keep_raw):
         if isinstance(item, CveRecord):
-            yield (item.id, item.description, item) if with_records else (item.id, item.description)
+            carries = with_records and (
+                item.raw is not None or item.assigner or item.references or item.cwes or item.cvss
+            )  # a record with nothing beside its text travels as (id, text): less to pickle
+            yield (item.id, item.description, item) if carries else (item.id, item.description)
         else:
             yield {"id": item.id, "error": item.reason}
 
