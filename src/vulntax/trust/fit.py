@@ -135,7 +135,9 @@ def fit_trust(
             "held_out_negatives_caught": caught,
             "validation_flagged_not_english": round(
                 float(
-                    np.mean([s.not_english(known_share(s, trust.vocabulary, True)) for s in sig_valid])
+                    np.mean(
+                        [s.not_english(known_share(s, trust.vocabulary, True)) for s in sig_valid]
+                    )
                 ),
                 4,
             ),
