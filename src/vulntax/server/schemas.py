@@ -113,8 +113,9 @@ class Cvss(_Strict):
     severity: Literal["None", "Low", "Medium", "High", "Critical"]
     metrics: Metrics
     abstain: bool = Field(
+        False,
         description="true when the text carries too little information for a score; "
-        "the vector is still the most probable one"
+        "the vector is still the most probable one",
     )
 
 
@@ -145,7 +146,9 @@ class Prediction(_Strict):
     attack: list[Scored]
     evidence: Evidence
     model: ModelRef
-    warnings: list[TrustWarning] = Field(description="what makes this answer less trustworthy")
+    warnings: list[TrustWarning] = Field(
+        default_factory=list, description="what makes this answer less trustworthy"
+    )
 
 
 class ItemError(_Strict):
