@@ -140,8 +140,9 @@ class Cvss(_Strict):
     severity: Literal["None", "Low", "Medium", "High", "Critical"]
     metrics: Metrics
     abstain: bool = Field(
+        False,
         description="true when the text carries too little information for a score; "
-        "the vector is still the most probable one"
+        "the vector is still the most probable one",
     )
 
 
@@ -197,7 +198,9 @@ class Prediction(_Strict):
     attack: list[Scored]
     evidence: Evidence
     model: ModelRef
-    warnings: list[TrustWarning] = Field(description="what makes this answer less trustworthy")
+    warnings: list[TrustWarning] = Field(
+        default_factory=list, description="what makes this answer less trustworthy"
+    )
     cvss4: Cvss4 | None = Field(None, description="where the model has the CVSS v4.0 head")
     metadata: list[str] | None = Field(
         None, description="the record metadata read (where the model has the metadata head)"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,13 +101,28 @@ def known_share(sig: Signals, vocabulary: dict[str, int], words_only: bool = Fal
 
 
 def dense_features(sig: Signals, vocabulary: dict[str, int]) -> list[float]:
+    return _dense(sig, known_share(sig, vocabulary))
+
+
+def _dense(sig: Signals, known: float) -> list[float]:
     return [
-        known_share(sig, vocabulary),
+        known,
         sig.english_share,
         sig.non_latin_share,
-        float(np.log1p(len(sig.tokens))) / 5.0,
+        math.log1p(len(sig.tokens)) / 5.0,
         0.0 if sig.tokens else 1.0,
     ]
+
+
+def _known_shares(tokens: list[str], vocabulary: dict[str, int]) -> tuple[float, float | None]:
+    """known_share over all distinct tokens and over letter-only ones, in one pass."""
+    distinct = set(tokens)
+    if not distinct:
+        return 0.0, 0.0
+    known = [t for t in distinct if t in vocabulary]
+    letters = sum(map(str.isalpha, distinct))
+    known_letters = sum(map(str.isalpha, known))
+    return len(known) / len(distinct), (known_letters / letters if letters else 0.0)
 
 
 def vocabulary_sha256(terms: Sequence[str]) -> str:
@@ -160,11 +176,24 @@ class Trust:
     # ------------------------------------------------------------------ per batch
     def p_vulnerability(self, texts: Sequence[str], x: Any) -> tuple[np.ndarray, list[Signals]]:
         """The detector's p per text (1.0 without a detector) and the texts' signals."""
+        p, sigs, _ = self._signals(texts, x)
+        return p, sigs
+
+    def _signals(
+        self, texts: Sequence[str], x: Any
+    ) -> tuple[np.ndarray, list[Signals], list[float | None]]:
+        """Detector p, signals and the share of letter-words the model knows, per text."""
         sigs = [signals(t) for t in texts]
+        if not self.vocabulary:
+            return np.ones(len(texts)), sigs, [None] * len(texts)
+        shares = [_known_shares(s.tokens, self.vocabulary) for s in sigs]
         if self.detector is None or x is None:
-            return np.ones(len(texts)), sigs
-        dense = np.array([dense_features(s, self.vocabulary) for s in sigs], dtype=np.float64)
-        return self.detector.probability(x, dense), sigs
+            return np.ones(len(texts)), sigs, [w for _, w in shares]
+        dense = np.array(
+            [_dense(s, known) for s, (known, _) in zip(sigs, shares, strict=True)],
+            dtype=np.float64,
+        )
+        return self.detector.probability(x, dense), sigs, [w for _, w in shares]
 
     def assess(
         self,
@@ -175,15 +204,14 @@ class Trust:
         limit: int,
     ) -> list[tuple[list[dict[str, str]], bool, bool]]:
         """Per text: (warnings, CVSS abstains, CWE must abstain)."""
-        p, sigs = self.p_vulnerability(texts, x)
+        p, sigs, known_words = self._signals(texts, x)
         threshold = self.settings.ood_threshold
         out = []
         for i, sig in enumerate(sigs):
             codes = []
             if threshold is not None and p[i] < threshold:
                 codes.append("not_a_vulnerability_description")
-            known = known_share(sig, self.vocabulary, True) if self.vocabulary else None
-            if sig.not_english(known):
+            if sig.not_english(known_words[i]):
                 codes.append("not_english")
             if sig.reserved:
                 codes.append("reserved_or_rejected")

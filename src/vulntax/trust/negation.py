@@ -4,7 +4,7 @@ A bag of words cannot read "no SQL injection is possible": the words "sql inject
 push the answer toward CWE-89 whatever surrounds them. Descriptions are full of negation
 that *is* the weakness ("does not properly validate", "without authentication", "no
 authentication is required"), so only sentences whose negation denies that something is
-present, possible, related or exploitable are dropped — e.g. "X is not affected",
+possible (with "no …"), related or exploitable are dropped — e.g. "X is not affected",
 "this is not a case of Y", "cannot be exploited to Z", "there is no evidence of W". A
 text whose every sentence is a denial is kept as it is.
 
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import re
 
+# not "possible" or "present": "it was not possible to lock …", "when a license is not
+# present" are conditions that describe the weakness, not denials of one
 _STATE = (
-    r"(?:vulnerable|affected|susceptible|exploitable|possible|related|relevant|involved|"
-    r"caused|due|present|introduced|applicable|the\s+cause|the\s+result)"
+    r"(?:vulnerable|affected|susceptible|exploitable|related|relevant|involved|"
+    r"caused|due|introduced|applicable|the\s+cause|the\s+result)"
 )
 _DENIAL = re.compile(
     r"\bno\s+(?:[\w-]+\s+){0,4}?(?:is|are|was|were|has\s+been|have\s+been|exists?|existed)\s+"
-    r"(?:possible|present|involved|introduced|exploitable|found|known|reported)\b"
+    r"(?:possible|involved|introduced|exploitable|found|known|reported)\b"
     rf"|\b(?:is|are|was|were|be|being)\s+(?:not|never)\s+(?:\w+\s+)?{_STATE}\b"
     rf"|\b(?:isn't|aren't|wasn't|weren't|isn’t|aren’t)\s+(?:\w+\s+)?{_STATE}\b"
     r"|\b(?:does|do|did)\s*(?:not|n't|n’t)\s+(?:involve|relate|stem|arise|constitute|lead\s+to"

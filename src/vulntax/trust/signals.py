@@ -66,13 +66,13 @@ def signals(text: str) -> Signals:
     lowered = text.lower()
     words = _WORDS.findall(lowered)
     letters = sum(map(len, words))
-    english = sum(1 for w in words if w in ENGLISH_FUNCTION_WORDS)
-    other = sum(1 for w in words if w in OTHER_FUNCTION_WORDS)
+    english = sum(map(ENGLISH_FUNCTION_WORDS.__contains__, words))
+    other = sum(map(OTHER_FUNCTION_WORDS.__contains__, words))
     ascii_only = text.isascii()
     non_latin = 0 if ascii_only else len(_NON_LATIN.findall(text))
     accented = 0 if ascii_only else len(_ACCENTED.findall(text))
     return Signals(
-        reserved=_RESERVED.search(text) is not None,
+        reserved=("**" in text or "reason" in lowered) and _RESERVED.search(text) is not None,
         words=len(words),
         english_share=english / len(words) if words else 0.0,
         other_share=other / len(words) if words else 0.0,
