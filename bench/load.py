@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = _descriptions(Path(args.data_dir), TEXTS)
     cells = [(mode, c) for mode in args.modes for c in args.concurrency]
     seconds = min(args.seconds, args.budget / (len(cells) * args.repeat))
-    with Server(args.model, args.predict_in) as server:
+    with Server(args.model, args.predict_in, args.workers) as server:
         url = server.url
         version = httpx.get(f"{url}/v1/version", timeout=10).json()
         load_before = os.getloadavg()
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "repeat": args.repeat,
             "predict_in": args.predict_in,
+            "workers": args.workers,
             "distinct_descriptions": len(texts),
         },
         "results": results,
@@ -104,6 +105,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         choices=("process", "thread"),
         default="process",
         help="vulntax serve --predict-in (default: process)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="vulntax serve --workers (default: 1)"
     )
     args = parser.parse_args(argv)
     if args.budget > 55 or args.seconds <= 0 or args.max_requests < 1 or args.repeat < 1:
@@ -141,9 +145,10 @@ def _stat(pid: int) -> tuple[int, float] | None:
 class Server:
     """``vulntax serve`` on a free loopback port, stopped on exit."""
 
-    def __init__(self, model: str | None, predict_in: str = "process") -> None:
+    def __init__(self, model: str | None, predict_in: str = "process", workers: int = 1) -> None:
         self.model = model
         self.predict_in = predict_in
+        self.workers = workers
         self.url = ""
 
     def cpu_seconds(self) -> float | None:
@@ -165,6 +170,7 @@ class Server:
             port = probe.getsockname()[1]
         command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port)]
         command += ["--no-access-log", "--predict-in", self.predict_in]
+        command += ["--workers", str(self.workers)]
         command += ["--model", self.model] if self.model else []
         self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
         self.url = url = f"http://127.0.0.1:{port}"

@@ -22,19 +22,34 @@ def serve(
     ),
     access_log: bool = typer.Option(True, help="Log one line per request."),
     predict_in: str = typer.Option(
-        "process",
+        None,
         help="Predict in a 'process' of its own (HTTP and prediction on two cores; the model "
-        "is loaded twice) or in a 'thread' of the HTTP process.",
+        "is loaded twice) or in a 'thread' of the HTTP process (default: process with one "
+        "worker, thread with several).",
+    ),
+    workers: int = typer.Option(
+        1,
+        help="HTTP worker processes sharing the port, each with its own copy of the model "
+        "and a prediction thread (docs/api.md measures 1 and 2).",
     ),
 ) -> None:
     """Serve the prediction API (/v1/...) and the analyst web page (/) over HTTP."""
     from vulntax.errors import UsageError
 
+    if predict_in is None:
+        predict_in = "process" if workers == 1 else "thread"
     if predict_in not in ("process", "thread"):
         raise UsageError(f"--predict-in must be 'process' or 'thread' (got {predict_in!r})")
+    if not 1 <= workers <= 32:
+        raise UsageError(f"--workers must be between 1 and 32 (got {workers})")
+    if workers > 1 and predict_in == "process":
+        raise UsageError("--predict-in process goes with one worker; several predict in threads")
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {port})")
     _check_free(host, port)
+    if workers > 1:
+        _serve_workers(host, port, model, data_dir, access_log, workers)
+        return
 
     import uvicorn
 
@@ -62,6 +77,36 @@ def serve(
     finally:
         if worker is not None:
             worker.close()
+
+
+def _serve_workers(
+    host: str, port: int, model: Path | None, data_dir: str | None, access_log: bool, workers: int
+) -> None:
+    """uvicorn's supervisor over ``workers`` spawned processes (vulntax.server.workers)."""
+    import os
+
+    import uvicorn
+
+    from vulntax.predictor import Predictor
+    from vulntax.server.workers import APP_FACTORY, environment
+
+    info = Predictor(model, data_dir=data_dir).model_info  # a bad model: one line, now
+    os.environ.update(environment(None if model is None else str(model), data_dir))
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"vulntax serve: model {info['name']} {info['version']} on http://{shown}:{port}/ "
+        f"in {workers} worker processes (Ctrl-C stops)",
+        err=True,
+    )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+    )
 
 
 def _check_free(host: str, port: int) -> None:
