@@ -85,11 +85,14 @@ def prediction_panel(prediction: dict[str, Any], catalog: Any) -> Any:
     cvss4 = prediction.get("cvss4")
     if cvss4:
         line = Text("CVSS 4.0 ", style="bold")
-        line.append(
-            f"{cvss4['base_score']:.1f} {cvss4['severity'].upper()}",
-            style=_SEVERITY_STYLE.get(cvss4["severity"], ""),
-        )
-        line.append(f"   {cvss4['vector']}")
+        if cvss4.get("abstain"):  # it rests on the v3.1 answer, and abstains with it
+            line.append(cvss_display(cvss4), style="yellow")
+            line.append(f"   most probable vector: {cvss4['vector']}", style="dim")
+        else:
+            line.append(
+                cvss_display(cvss4).upper(), style=_SEVERITY_STYLE.get(cvss4["severity"], "")
+            )
+            line.append(f"   {cvss4['vector']}")
         parts.append(line)
     if prediction.get("metadata"):
         parts.append(

@@ -80,3 +80,17 @@ def test_http_api_answers_warnings(tiny_model: Path) -> None:
             "/v1/predict", json={"items": [{"description": SQLI}, {"description": RESERVED}]}
         ).json()["items"]
         assert [bool(item["warnings"]) for item in batch] == [False, True]
+
+
+def test_the_cvss4_score_abstains_with_the_v31_one() -> None:
+    """The shipped model has the CVSS 4.0 head: its score is withheld with the v3.1 score."""
+    predictor = Predictor()
+    withheld = predictor.predict("asdkjh qwe zxcmnb")
+    assert withheld["cvss"]["abstain"] and withheld["cvss4"]["abstain"]
+    text = _panel_text(withheld, predictor)
+    assert "CVSS 4.0 not enough information" in text
+    score4 = f"{withheld['cvss4']['base_score']:.1f} {withheld['cvss4']['severity'].upper()}"
+    assert score4 not in text
+    answered = predictor.predict(SQLI)
+    assert not answered["cvss4"]["abstain"]
+    assert cvss_display(answered["cvss4"]).upper() in _panel_text(answered, predictor)
