@@ -216,6 +216,7 @@ def test_the_page_shows_warnings_and_withholds_the_score(server: str, tmp_path: 
             expect(page.locator("#warnings")).to_contain_text("RESERVED or REJECTED")
             expect(page.locator("#cvss-severity")).to_have_text("not enough information")
             expect(page.locator("#cvss-score")).to_have_text("")
+            expect(page.locator("#status")).to_contain_text("CVSS not enough information")
             box.fill(SQLI)
             page.get_by_role("button", name="Classify").click()
             expect(page.locator("#cwe-main")).to_contain_text("CWE-89")

@@ -348,8 +348,12 @@
       const prediction = await api("/v1/predict", body);
       if (ticket !== current) return;
       render(prediction, text, null);
-      $("status").textContent =
-        `Done: ${prediction.cwe.id}, CVSS ${prediction.cvss.base_score.toFixed(1)} ${prediction.cvss.severity}.`;
+      // the status line says what the cards say: an abstained answer is no answer
+      const cwe = prediction.cwe.abstain ? `${prediction.cwe.id} (low confidence)` : prediction.cwe.id;
+      const cvss = prediction.cvss.abstain
+        ? "not enough information"
+        : `${prediction.cvss.base_score.toFixed(1)} ${prediction.cvss.severity}`;
+      $("status").textContent = `Done: ${cwe}, CVSS ${cvss}.`;
       $("submit").disabled = false;
       enrich(prediction, text, ticket).catch(() => {});
     } catch (err) {
