@@ -224,3 +224,22 @@ def test_an_abstained_score_reads_not_enough_information() -> None:
     assert cells["cvss_severity"] == "not enough information"
     if "cvss4" in prediction:
         assert cells["cvss4_severity"] == "not enough information"
+
+
+def test_cve5_lines_for_non_cve_ids_are_errors_and_counted(tmp_path) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"id": "ticket-7", "description": "SQL injection in login.php via the user parameter."},
+        {"id": "CVE-2024-0001", "description": "SQL injection in login.php via the user field."},
+        {"id": "CVE-2024-0002", "description": ""},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.cve5"
+    run = vulntax("predict", "-i", str(src), "-o", str(out), "--format", "cve5", "-q")
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0] == {"id": "ticket-7", "error": lines[0]["error"]}
+    assert "not a CVE id" in lines[0]["error"]
+    assert lines[1]["cveMetadata"]["cveId"] == "CVE-2024-0001"
+    assert "error" in lines[2]
+    assert "(2 records could not be classified)" in run.stderr

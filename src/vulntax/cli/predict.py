@@ -123,6 +123,8 @@ def _predict_file(
                 bar.advance(task, count)
 
             items = items_of(path, report, with_records, keep_raw=writer.needs_raw)
+            if writer.screen is not None:
+                items = map(writer.screen, items)
             result = predict_lines(
                 predictor,
                 items,

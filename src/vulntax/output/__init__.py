@@ -29,6 +29,9 @@ class Format:
     header: bytes
     serialise: Serialiser
     needs_raw: bool = False  # keep each CVE JSON 5 input record whole (for enrichment)
+    # an input item this format cannot write becomes its error object before prediction
+    # (so it is neither predicted for nothing nor missing from the error count)
+    screen: Callable[[Any], Any] | None = None
 
 
 def jsonl_lines(items: Sequence[Any], results: Sequence[dict[str, Any]]) -> bytes:
@@ -46,5 +49,5 @@ def get(name: str) -> Format:
     if name == "cve5":
         from vulntax.output import cve5
 
-        return Format("cve5", b"", cve5.records, needs_raw=True)
+        return Format("cve5", b"", cve5.records, needs_raw=True, screen=cve5.screen)
     raise UsageError(f"unknown output format {name!r} (choose from {', '.join(FORMATS)})")

@@ -38,6 +38,13 @@ _CVE_ID = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,19}$")
 _NOT_A_CVE = "not a CVE id: a CVE JSON 5 record needs one (use --format jsonl)"
 
 
+def screen(item: Any) -> Any:
+    """An input item whose id is no CVE id becomes its error object (no record can hold it)."""
+    if isinstance(item, tuple) and not _CVE_ID.match(str(item[0] or "")):
+        return {"id": item[0], "error": _NOT_A_CVE}
+    return item
+
+
 def records(items: Sequence[Any], results: Sequence[dict[str, Any]]) -> bytes:
     out = []
     for item, result in zip(items, results, strict=True):
