@@ -8,7 +8,9 @@ folder skips the tests that need it with a clear reason.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +110,53 @@ def tiny_model(
         parse_config(TINY_LINEAR_CONFIG), mini_dataset, out, data_dir=data_dir, log=lambda m: None
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def serve_vulntax() -> Any:
+    """``vulntax serve ARGS`` on a free loopback port: ``with serve_vulntax(args, log) as url``.
+
+    The server runs as a subprocess writing to ``log``; the block gets its base URL once
+    ``/healthz`` answers (the test fails with the log if it does not within ``start_s``),
+    and the server is stopped when the block ends.
+    """
+    import contextlib
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    @contextlib.contextmanager
+    def serve(
+        args: list[str], log: Path, env: dict[str, str] | None = None, start_s: float = 90
+    ) -> Iterator[str]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port), *args]
+        with open(log, "w") as sink:
+            server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_s
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"vulntax serve did not start:\n{log.read_text()}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+    return serve

@@ -421,7 +421,7 @@ def fit_metadata(
 
 
 def _softmax_rows(x: Any, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from vulntax.models.stacking import softmax
+    from vulntax.models.calibration import softmax
 
     return softmax(np.asarray(x @ w) + b)
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -137,35 +135,13 @@ def test_spawned_workers_load_the_model_and_agree(
     assert outputs["inline"] == outputs["spawn"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_service_answers_concurrent_requests_with_a_torch_model(
-    tiny_multitask: tuple[Path, list[str]], records: Path, tmp_path: Path
+    tiny_multitask: tuple[Path, list[str]], records: Path, tmp_path: Path, serve_vulntax: Any
 ) -> None:
     model = tiny_multitask[0]
     texts = [json.loads(line)["description"] for line in records.read_text().splitlines()[:24]]
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port)]
-    command += ["--model", str(model), "--no-access-log"]
-    log = tmp_path / "serve.log"
-    with open(log, "w") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=_env())
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"vulntax serve did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+    args = ["--model", str(model), "--no-access-log"]
+    with serve_vulntax(args, tmp_path / "serve.log", env=_env()) as url:
 
         def ask(text: str) -> dict[str, Any]:
             answer = httpx.post(f"{url}/v1/predict", json={"description": text}, timeout=60)
@@ -175,13 +151,6 @@ def test_the_service_answers_concurrent_requests_with_a_torch_model(
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(ask, texts * 2))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     assert len(answers) == 48
     first, second = answers[:24], answers[24:]
     # the same text answered twice, in whatever micro-batch it fell into: the same answer

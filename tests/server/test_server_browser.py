@@ -11,14 +11,10 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 CHROMIUM = os.environ.get("VULNTAX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,45 +40,14 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(
+    tiny_model: Path, tmp_path_factory: pytest.TempPathFactory, serve_vulntax: Any
+) -> Iterator[str]:
     """``vulntax serve`` with the tiny model, as a subprocess on a free loopback port."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
-    with open(log, "w") as sink:
-        command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port)]
-        command += ["--model", str(tiny_model), "--no-access-log"]
-        process = subprocess.Popen(
-            command,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"vulntax serve did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+    with serve_vulntax(["--model", str(tiny_model), "--no-access-log"], log, start_s=60) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @needs_chromium

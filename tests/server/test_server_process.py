@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -73,37 +74,20 @@ def test_a_model_that_cannot_load_is_one_line(tmp_path: Path) -> None:
 
 
 def test_several_worker_processes_answer_what_the_predictor_answers(
-    tiny_model: Path, predictor: Predictor, descriptions: list[str], tmp_path: Path
+    tiny_model: Path,
+    predictor: Predictor,
+    descriptions: list[str],
+    tmp_path: Path,
+    serve_vulntax: Any,
 ) -> None:
     """``vulntax serve --workers 2``: two spawned HTTP workers on one port, each its own model."""
-    import socket
-    import subprocess
-    import sys
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "vulntax", "serve", "--port", str(port), "--workers", "2"]
-    command += ["--model", str(tiny_model), "--no-access-log"]
+    args = ["--workers", "2", "--model", str(tiny_model), "--no-access-log"]
     log = tmp_path / "serve.log"
-    with open(log, "w") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"vulntax serve --workers 2 did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+    with serve_vulntax(args, log) as url:
 
         def ask(text: str) -> bytes:
             answer = httpx.post(f"{url}/v1/predict", json={"description": text}, timeout=60)
@@ -112,13 +96,6 @@ def test_several_worker_processes_answer_what_the_predictor_answers(
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(ask, descriptions[:32]))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     expected = [
         orjson.dumps(p) for p in predictor.predict_batch([(None, t) for t in descriptions[:32]])
     ]

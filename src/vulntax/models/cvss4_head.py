@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vulntax.errors import ModelError
-from vulntax.models.stacking import softmax
+from vulntax.models.calibration import softmax
 
 WEIGHTS = "cvss4.safetensors"
 CONFIG = "cvss4.json"

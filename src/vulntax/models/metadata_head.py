@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from vulntax.errors import ModelError
-from vulntax.models.stacking import softmax as _softmax
+from vulntax.models.calibration import softmax as _softmax
 
 WEIGHTS = "metadata.safetensors"
 CONFIG = "metadata.json"

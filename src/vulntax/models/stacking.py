@@ -7,13 +7,6 @@ from typing import Any
 import numpy as np
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return out
-
-
 def fit_linear(x: Any, y: np.ndarray, k: int, c: float) -> tuple[np.ndarray, np.ndarray]:
     """A multinomial logistic regression as (d, k) weights and (k,) biases over all k values."""
     from sklearn.linear_model import LogisticRegression
