@@ -62,6 +62,19 @@ class MultitaskConfig:
     pretrain_lr: float = 5e-4
     pretrain_mask_rate: float = 0.15
     pretrain_aux_weight: float = 0.5  # auxiliary loss: predict the text's CWE pillar
+    # ---- end-to-end fine-tuning (trainable encoders; docs/finetune.md)
+    # "teacher": a separate CWE/CVSS network trained first gives the soft CAPEC/ATT&CK
+    # targets; "online": the model's own (detached) CWE head does, at no extra cost
+    distillation_mode: Literal["teacher", "online"] = "teacher"
+    max_minutes: float = 0.0  # wall-clock budget of the main phase (0: epochs only)
+    warmup: float = 0.06  # share of the budget spent warming the learning rate up
+    length_buckets: bool = True  # batches of texts of similar length (less padding)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA
+    checkpoint_dir: str | None = None  # resumable checkpoints of the main phase
+    checkpoint_minutes: float = 10.0
+    eval_rows: int = 2000  # validation rows scored for early stopping (0: off)
+    eval_minutes: float = 0.0  # score them every N minutes too (0: at epoch ends only)
+    patience: int = 2  # evaluations without improvement before stopping (0: never stop)
     threads: int | None = None  # torch CPU threads (default: torch's choice)
     log_every: int = 0  # log the loss every N epochs (0: at the end of each phase only)
 
@@ -123,6 +136,13 @@ class MultitaskConfig:
                 "multitask.pretrain_steps needs a trainable encoder: set fine_tune = true "
                 "(fine-tuning MiniLM needs a GPU) or encoder = 'scratch'"
             )
+        for name in ("max_minutes", "checkpoint_minutes", "eval_minutes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"multitask.{name} must not be negative")
+        if not 0 <= self.warmup < 1:
+            raise ConfigError("multitask.warmup must be in [0, 1)")
+        if self.eval_rows < 0 or self.patience < 0:
+            raise ConfigError("multitask.eval_rows and multitask.patience must not be negative")
         if self.threads is not None and self.threads < 1:
             raise ConfigError("multitask.threads must be at least 1")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -26,6 +27,7 @@ from vulntax.models.multitask.targets import (
 )
 from vulntax.models.multitask.training import (
     Dist,
+    Extras,
     LossSetup,
     class_scores,
     ddp_wrap,
@@ -136,9 +138,18 @@ def fit(
     )
     history: dict[str, list[float]] = {}
 
+    extras = Extras()
+    if trainable:
+        if cfg.checkpoint_dir is None and os.environ.get("VULNTAX_CHECKPOINT_DIR"):
+            cfg = _replace(cfg, checkpoint_dir=os.environ["VULNTAX_CHECKPOINT_DIR"])
+        extras = _fine_tune_extras(
+            cfg, encoder, texts, calibration, cwe_classes, hierarchy, cvss_labels, meta, seed,
+            dist, (capec_links, attack_links, attack_labels),
+        )  # fmt: skip
+
     # 3. teacher → distilled targets
     targets: Targets = hard
-    if cfg.distillation:
+    if cfg.distillation and extras.online_links is None:
         teacher = new_pipeline(
             encoder.dim, sizes, cfg, encoder if trainable else None, seed + 1, dist.device
         )
@@ -178,7 +189,7 @@ def fit(
         encoder.dim, sizes, cfg, encoder if trainable else None, seed, dist.device
     )
     history["student"] = run_epochs(
-        pipeline, inputs, targets, setup, cfg.epochs, cfg, seed, dist, say, "multitask"
+        pipeline, inputs, targets, setup, cfg.epochs, cfg, seed, dist, say, "multitask", extras
     )
     pipeline = pipeline.cpu()
     if trainable and pipeline.encoder is not None:
@@ -196,6 +207,88 @@ def fit(
         + ", ".join(f"{k} {v:.2f}" for k, v in model.temperatures().items())
     )
     return model
+
+
+def _fine_tune_extras(
+    cfg: MultitaskConfig,
+    encoder: enc.TextEncoder,
+    texts: list[str],
+    calibration: Any,
+    cwe_classes: dict[str, str | None],
+    hierarchy: Hierarchy,
+    cvss_labels: dict[str, list[str]],
+    meta: dict[str, Any],
+    seed: int,
+    dist: Dist,
+    links: tuple[np.ndarray, np.ndarray, list[str]],
+) -> Extras:
+    """Token lengths (bucketed batches), the validation score (early stopping), the run's
+    identity (checkpoints) and, for online distillation, the catalog links on the device."""
+    capec_links, attack_links, attack_labels = links
+    lengths = np.asarray(
+        [
+            min(len(e.ids), encoder.max_length)
+            for e in encoder.tokenizer.encode_batch(texts, add_special_tokens=False)
+        ],
+        dtype=np.int64,
+    )
+    score = None
+    if cfg.eval_rows and calibration is not None and len(calibration):
+        score = validation_score(
+            calibration, cwe_classes, hierarchy, cvss_labels,
+            (capec_links, attack_links, attack_labels), cfg, seed, dist.device,
+        )  # fmt: skip
+    online = None
+    if cfg.distillation and cfg.distillation_mode == "online":
+        online = (
+            torch.as_tensor(capec_links, device=dist.device),
+            torch.as_tensor(attack_links, device=dist.device),
+        )
+    key = {
+        "params": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k != "threads"},
+        "examples": meta.get("dataset", {}).get("examples_sha256"),
+        "split": meta.get("dataset", {}).get("split"),
+        "texts": len(texts),
+    }
+    return Extras(lengths=lengths, score=score, checkpoint_key=key, online_links=online)
+
+
+def validation_score(
+    calibration: Any,
+    cwe_classes: dict[str, str | None],
+    hierarchy: Hierarchy,
+    cvss_labels: dict[str, list[str]],
+    links: tuple[np.ndarray, np.ndarray, list[str]],
+    cfg: MultitaskConfig,
+    seed: int,
+    device: str,
+) -> Any:
+    """A function of the pipeline: (CWE top-1 + CVSS mean per-metric accuracy) / 2 on up to
+    ``eval_rows`` labelled validation rows (a fixed sample)."""
+    capec_links, attack_links, attack_labels = links
+    gold = hard_targets(
+        calibration, cwe_classes, hierarchy, cvss_labels, capec_links, attack_links,
+        attack_labels, [[] for _ in range(len(calibration))],
+    )  # fmt: skip
+    labelled = np.flatnonzero((gold.cwe >= 0) | (gold.cvss >= 0).any(1))
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.permutation(labelled)[: cfg.eval_rows])
+    texts = [calibration.texts[i] for i in rows]
+    cwe, cvss = gold.cwe[rows], gold.cvss[rows]
+
+    def score(pipeline: Any) -> float:
+        out = forward_all(pipeline, texts, device)
+        classes = class_scores(_torch_out(out), hierarchy, cfg.cwe_output).numpy()
+        has = cwe >= 0
+        cwe_acc = float((classes.argmax(1)[has] == cwe[has]).mean()) if has.any() else 0.0
+        accs = []
+        for j, metric in enumerate(cvss_labels):
+            ok = cvss[:, j] >= 0
+            if ok.any():
+                accs.append(float((out["cvss"][metric].argmax(1)[ok] == cvss[ok, j]).mean()))
+        return (cwe_acc + (float(np.mean(accs)) if accs else 0.0)) / 2
+
+    return score
 
 
 def _encoder(cfg: MultitaskConfig, texts: list[str], seed: int, log: Any) -> enc.TextEncoder:

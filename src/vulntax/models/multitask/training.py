@@ -22,6 +22,7 @@ single-process runs (tests, CPU) skip all of that.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -134,7 +135,7 @@ class LossSetup:
     heads: tuple[str, ...] = ("cwe", "cvss", "capec", "attack")
     kev_weight: float = 20.0
 
-    def stage_weights(self, epoch: int) -> tuple[list[float], float]:
+    def stage_weights(self, epoch: float) -> tuple[list[float], float]:
         """Per-level weights and the flat-class weight at ``epoch`` (progressive schedule)."""
         depth = self.hierarchy.depth
         use_levels = self.cfg.cwe_output != "flat" or self.cfg.constraint_weight > 0
@@ -142,11 +143,12 @@ class LossSetup:
             return [0.0] * depth, 1.0
         if not self.cfg.progressive or epoch >= self.cfg.progressive_epochs:
             return [1.0] * depth, 1.0
-        stage = epoch * (depth + 1) // self.cfg.progressive_epochs  # 0 .. depth
+        # 0 .. depth; a fractional epoch (fine-tuning) moves on within the epoch
+        stage = int(epoch * (depth + 1) / self.cfg.progressive_epochs)
         return [1.0 if level <= stage else 0.0 for level in range(depth)], float(stage >= depth)
 
     def __call__(
-        self, out: dict[str, Any], t: dict[str, torch.Tensor], epoch: int, net: MultitaskNet
+        self, out: dict[str, Any], t: dict[str, torch.Tensor], epoch: float, net: MultitaskNet
     ) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         parts: dict[str, torch.Tensor] = {}
@@ -207,6 +209,16 @@ def target_tensors(t: Targets, rows: np.ndarray, device: str) -> dict[str, torch
 
 
 # ---------------------------------------------------------------------- the epoch loop
+@dataclass
+class Extras:
+    """What a trainable encoder's run adds (:mod:`.finetune`); all optional."""
+
+    lengths: np.ndarray | None = None  # token count per row (length-bucketed batches)
+    score: Callable[[nn.Module], float] | None = None  # validation score (early stopping)
+    checkpoint_key: dict[str, Any] | None = None  # identifies the run for resuming
+    online_links: tuple[torch.Tensor, torch.Tensor] | None = None  # CAPEC, ATT&CK links
+
+
 def run_epochs(
     pipeline: Pipeline,
     inputs: np.ndarray | Sequence[str],  # frozen embeddings (N, D), or texts
@@ -218,8 +230,16 @@ def run_epochs(
     dist: Dist,
     log: Any,
     label: str,
+    extras: Extras | None = None,
 ) -> list[float]:
-    """Train ``pipeline`` in place; returns the mean loss of every epoch."""
+    """Train ``pipeline`` in place; returns the mean loss of every epoch.
+
+    Frozen inputs train on random batches under a one-cycle schedule. A trainable encoder
+    (or a ``max_minutes`` budget) uses :mod:`.finetune`: length-bucketed batches, a schedule
+    fitted to the budget, checkpoints, early stopping on validation and bf16 on CUDA."""
+    from vulntax.models.multitask import finetune as ft
+
+    extras = extras or Extras()
     n = len(inputs)
     batches = max(1, -(-n // (cfg.batch_size * dist.world)))
     total_steps = max(2, batches * epochs)
@@ -228,14 +248,19 @@ def run_epochs(
         encoder_lr = cfg.pretrain_lr if pipeline.encoder.name == "scratch" else cfg.encoder_lr
         groups.append({"params": list(pipeline.encoder.parameters()), "lr": encoder_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    # warm-up over 10 % of the steps, at least 2: OneCycleLR divides by zero when
-    # pct_start × total_steps is exactly 1 (e.g. 5 batches × 2 epochs)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=[float(g["lr"]) for g in groups],
-        total_steps=total_steps,
-        pct_start=max(0.1, 2 / total_steps),
-    )
+    fine = pipeline.encoder is not None or cfg.max_minutes > 0
+    schedule: Any
+    if fine:
+        schedule = ft.Schedule(optimizer, total_steps, cfg.max_minutes, cfg.warmup)
+    else:
+        # warm-up over 10 % of the steps, at least 2: OneCycleLR divides by zero when
+        # pct_start × total_steps is exactly 1 (e.g. 5 batches × 2 epochs)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=[float(g["lr"]) for g in groups],
+            total_steps=total_steps,
+            pct_start=max(0.1, 2 / total_steps),
+        )
     wrap = ddp_wrap(dist)
     model: nn.Module = wrap(pipeline) if wrap is not None else pipeline
     features = (
@@ -243,42 +268,124 @@ def run_epochs(
         if pipeline.encoder is None
         else None
     )
-    rng = np.random.default_rng(seed)
+    stopper = (
+        ft.EarlyStopping(extras.score, pipeline, cfg.patience, log if dist.main else _quiet)
+        if fine and extras.score is not None and cfg.eval_rows > 0
+        else None
+    )
+    checkpoints = ft.Checkpointer(
+        cfg.checkpoint_dir if fine else None,
+        label,
+        {"run": extras.checkpoint_key, "rows": n, "seed": seed, "world": dist.world},
+        cfg.checkpoint_minutes,
+    )
+    start_epoch, start_batch = 0, 0
     history: list[float] = []
+    resumed = checkpoints.load(pipeline, optimizer, stopper)
+    if resumed is not None:
+        start_epoch, start_batch = int(resumed["epoch"]), int(resumed["batch"])
+        history = [float(x) for x in resumed["history"]]
+        schedule = ft.Schedule(
+            optimizer, total_steps, cfg.max_minutes, cfg.warmup, float(resumed["seconds"])
+        )
+        schedule.base = [float(x) for x in resumed["base_lr"]]
+        schedule.step_count = int(resumed["step"])
+        schedule.set(schedule.progress())
+        if dist.main:
+            log(f"{label}: resumed from its checkpoint (epoch {start_epoch + 1}, batch "
+                f"{start_batch}, {resumed['seconds']:.0f} s done)")  # fmt: skip
+    rng = np.random.default_rng(seed)
     started = time.perf_counter()
+    next_eval = cfg.eval_minutes * 60.0 if cfg.eval_minutes else math.inf
+    stop = early = False
     model.train()
-    for epoch in range(epochs):
-        order = rng.permutation(n)
-        mine = order[dist.rank :: dist.world][: batches * cfg.batch_size]
+    for epoch in range(start_epoch, epochs):
+        if fine and pipeline.encoder is not None:
+            lengths = extras.lengths if cfg.length_buckets else None
+            plan = ft.bucketed_batches(
+                lengths if lengths is not None else np.zeros(n, dtype=np.int64),
+                cfg.batch_size,
+                np.random.default_rng([seed, epoch]),
+                dist.rank,
+                dist.world,
+            )
+        else:
+            order = rng.permutation(n)
+            mine = order[dist.rank :: dist.world][: batches * cfg.batch_size]
+            plan = [mine[b * cfg.batch_size : (b + 1) * cfg.batch_size] for b in range(batches)]
         sums: dict[str, float] = {}
-        total = 0.0
-        for b in range(batches):
-            rows = mine[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+        total, done = 0.0, 0
+        first = start_batch if epoch == start_epoch else 0
+        for b in range(first, len(plan)):
+            rows = plan[b]
             if len(rows) == 0:
                 continue
             x = features[rows] if features is not None else [inputs[i] for i in rows]
-            out = model(x)
-            value, parts = loss(
-                out, target_tensors(targets, rows, dist.device), epoch, pipeline.net
-            )
+            t = target_tensors(targets, rows, dist.device)
+            with ft.autocast(dist.device, cfg.precision):
+                out = model(x)
+                if extras.online_links is not None:
+                    t = ft.online_soft_targets(
+                        out["cwe"], t, *extras.online_links, cfg.distill_temperature
+                    )
+                value, parts = loss(out, t, epoch + b / len(plan) if fine else epoch, pipeline.net)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             nn.utils.clip_grad_norm_(pipeline.parameters(), 5.0)
             optimizer.step()
-            schedule.step()
             total += float(value.detach())
+            done += 1
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
-        history.append(total / batches)
-        last = epoch == epochs - 1
+            if not fine:
+                schedule.step()
+                continue
+            progress = ft.synced_progress(schedule, dist.world, dist.device)
+            schedule.step(progress)
+            if progress >= 1.0:
+                stop = True
+                break
+            if stopper is not None and schedule.elapsed() >= next_eval:
+                next_eval += cfg.eval_minutes * 60.0
+                early = stop = stopper.check(f"epoch {epoch + 1}, batch {b + 1}")
+                if stop:
+                    break
+            if checkpoints.due():
+                position = {
+                    "epoch": epoch, "batch": b + 1, "step": schedule.step_count,
+                    "seconds": schedule.elapsed(), "history": history,
+                    "base_lr": schedule.base,
+                }  # fmt: skip
+                if dist.main:
+                    checkpoints.save(pipeline, optimizer, position, stopper)
+        history.append(total / max(1, done))
+        last = stop or epoch == epochs - 1
+        if stopper is not None and not early:
+            where = f"the end of epoch {epoch + 1}" if not stop else "the end of the budget"
+            early = stopper.check(where)
+            stop = stop or early
+            last = last or stop
         if dist.main and (last or (cfg.log_every and (epoch + 1) % cfg.log_every == 0)):
-            detail = ", ".join(f"{k} {v / batches:.3f}" for k, v in sums.items())
+            detail = ", ".join(f"{k} {v / max(1, done):.3f}" for k, v in sums.items())
             log(
                 f"{label} epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f} ({detail}; "
                 f"{time.perf_counter() - started:.0f} s)"
             )
+        if stop:
+            break
+    if stopper is not None:
+        stopper.restore()
+    if dist.main and checkpoints.files is not None:  # a finished phase resumes as finished
+        done_at = {"epoch": epochs, "batch": 0, "step": getattr(schedule, "step_count", 0),
+                   "seconds": getattr(schedule, "elapsed", lambda: 0.0)(),
+                   "history": history, "base_lr": getattr(schedule, "base", [])}  # fmt: skip
+        checkpoints.save(pipeline, optimizer, done_at, stopper)
     model.eval()
     return history
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 def forward_all(
