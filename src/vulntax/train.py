@@ -99,21 +99,7 @@ def train_model(
     first_labels = [g[0] for g in train.cwe_gold if g]
     classes = cwe_roll_up(first_labels, catalog.cwe, config.data.cwe_min_count)
 
-    meta = {
-        "name": config.name,
-        "version": config.version,
-        "description": config.description,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "vulntax_version": __version__,
-        "catalog": dict(catalog.versions),
-        "dataset": {
-            "path": str(dataset_dir),
-            "examples_sha256": dataset.manifest["files"]["examples.parquet"]["sha256"],
-            "split": dataset.manifest["split"],
-        },
-        "training": config.to_dict(),
-        "decoding": to_dict(config.decoding),
-    }
+    meta = model_meta(config, dataset_dir, dataset, catalog)
     cls = model_class(config.kind)
     model = cls.fit(meta, config.params, train, calibration, classes, catalog, log=log)
     out = Path(out_dir)
@@ -157,6 +143,48 @@ def train_model(
         }
     write_json(out / METRICS, metrics)
     (out / CARD).write_text(model_card(model.config, metrics, out), encoding="utf-8")
+    return metrics
+
+
+def model_meta(
+    config: TrainConfig, dataset_dir: str | Path, dataset: Any, catalog: Any
+) -> dict[str, Any]:
+    """What a trained model's config.json records about how it was made."""
+    return {
+        "name": config.name,
+        "version": config.version,
+        "description": config.description,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "vulntax_version": __version__,
+        "catalog": dict(catalog.versions),
+        "dataset": {
+            "path": str(dataset_dir),
+            "examples_sha256": dataset.manifest["files"]["examples.parquet"]["sha256"],
+            "split": dataset.manifest["split"],
+        },
+        "training": config.to_dict(),
+        "decoding": to_dict(config.decoding),
+    }
+
+
+def evaluate_saved(
+    out: str | Path, dataset_dir: str | Path, data_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Evaluate a saved model on its calibration split (as ``vulntax train`` does after
+    fitting) and write its ``metrics.json`` and model card; e.g. a model trained elsewhere."""
+    from vulntax.dataset.store import load_dataset
+    from vulntax.evaluate import evaluate_dataset
+    from vulntax.models.base import CONFIG, read_json
+    from vulntax.predictor import Predictor
+
+    folder = Path(out)
+    config = read_json(folder / CONFIG, "model config")
+    split = config.get("training", {}).get("data", {}).get("calibration_split", "validation")
+    predictor = Predictor(folder, data_dir=data_dir)
+    report = evaluate_dataset(predictor, load_dataset(dataset_dir), split, show_progress=False)
+    metrics = {"split": split, **report}
+    write_json(folder / METRICS, metrics)
+    (folder / CARD).write_text(model_card(config, metrics, folder), encoding="utf-8")
     return metrics
 
 

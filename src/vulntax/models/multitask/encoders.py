@@ -127,13 +127,19 @@ class TextEncoder(nn.Module):
         tokenizer.enable_truncation(max_length)
         tokenizer.no_padding()
 
-    def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids (B, T) and mask (B, T), padded to the longest text of the batch."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        longest = max((len(e.ids) for e in encodings), default=1)
-        ids = np.zeros((len(encodings), longest), dtype=np.int64)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
+    def tokenize(
+        self, texts: Sequence[str] | Sequence[np.ndarray]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids (B, T) and mask (B, T), padded to the longest text of the batch. Texts
+        already tokenised (arrays of ids, as in a GPU job's pack) are only padded."""
+        if len(texts) and not isinstance(texts[0], str):
+            rows = [np.asarray(t)[: self.max_length] for t in texts]
+        else:
+            rows = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        longest = max((len(r) for r in rows), default=1)
+        ids = np.zeros((len(rows), longest), dtype=np.int64)
+        for row, r in enumerate(rows):
+            ids[row, : len(r)] = r
         t = torch.from_numpy(ids)
         return t, t != 0
 
@@ -179,26 +185,62 @@ def minilm(max_length: int = 128) -> TextEncoder:
     from tokenizers import Tokenizer
 
     folder = minilm_dir()
-    spec = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    weights_file = folder / "model.safetensors"
+    encoder = bert_encoder(
+        "minilm",
+        Tokenizer.from_file(str(folder / "tokenizer.json")),
+        minilm_spec(),
+        load_file(str(weights_file)),
+        max_length,
+        str(weights_file),
+    )
+    encoder.fingerprint = f"minilm-{_file_digest(weights_file)}-{max_length}"
+    return encoder
+
+
+def minilm_spec() -> dict[str, int]:
+    """MiniLM's shape (layers, widths, positions) from its package's config.json."""
+    spec = json.loads((minilm_dir() / "config.json").read_text(encoding="utf-8"))
+    keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads")
+    return {k: int(spec[k]) for k in (*keys, "intermediate_size", "max_position_embeddings")}
+
+
+def bert_encoder(
+    name: str,
+    tokenizer: Any,
+    spec: dict[str, int],
+    state: dict[str, torch.Tensor],
+    max_length: int,
+    where: str,
+) -> TextEncoder:
+    """A BERT-shaped encoder from a checkpoint's tensors (any float dtype); the vocabulary
+    size is the word-embedding table's, so a trimmed vocabulary loads as it is."""
+    table = state.get("embeddings.word_embeddings.weight")
+    if table is None:
+        raise ModelError(f"{where}: not a BERT checkpoint (no word embeddings)")
     stack = TransformerStack(
-        vocab=spec["vocab_size"],
+        vocab=int(table.shape[0]),
         dim=spec["hidden_size"],
         layers=spec["num_hidden_layers"],
         heads=spec["num_attention_heads"],
         ffn=spec["intermediate_size"],
         positions=spec["max_position_embeddings"],
     )
-    weights_file = folder / "model.safetensors"
-    state = {k: v for k, v in load_file(str(weights_file)).items() if k in stack.state_dict()}
-    missing = set(stack.state_dict()) - set(state)
+    wanted = stack.state_dict()
+    state = {k: v for k, v in state.items() if k in wanted}
+    missing = set(wanted) - set(state)
     if missing:
-        raise ModelError(f"{weights_file}: not a BERT checkpoint (missing {sorted(missing)[0]})")
-    stack.load_state_dict(state)
-    encoder = TextEncoder(
-        "minilm", Tokenizer.from_file(str(folder / "tokenizer.json")), stack, max_length
-    )
-    encoder.fingerprint = f"minilm-{_file_digest(weights_file)}-{max_length}"
-    return encoder
+        raise ModelError(f"{where}: not a BERT checkpoint (missing {sorted(missing)[0]})")
+    try:
+        stack.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{where}: the encoder weights do not fit ({exc})") from exc
+    if tokenizer.get_vocab_size() > table.shape[0]:
+        raise ModelError(
+            f"{where}: the tokenizer has {tokenizer.get_vocab_size()} tokens but the "
+            f"weights only {table.shape[0]}"
+        )
+    return TextEncoder(name, tokenizer, stack, max_length)
 
 
 def _file_digest(path: Path) -> str:

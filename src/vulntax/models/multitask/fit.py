@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,23 @@ from vulntax.models.multitask.training import (
 )
 
 
+@dataclass
+class Prepared:
+    """Step 1's output: label spaces, the hierarchy, catalog links and the hard targets of
+    the labelled rows. Everything after it needs no catalog (a GPU job packs this)."""
+
+    labels: Labels
+    hierarchy: Hierarchy
+    capec_links: np.ndarray  # (n_classes, n_capec) 0/1
+    attack_links: np.ndarray  # (n_classes, n_attack) 0/1
+    hard: Targets
+    texts: list[Any]  # the labelled rows' texts (or token-id arrays in a packed job)
+
+    @property
+    def cvss_labels(self) -> dict[str, list[str]]:
+        return self.labels.cvss
+
+
 def fit(
     cls: Any,
     meta: dict[str, Any],
@@ -49,17 +67,23 @@ def fit(
     log: Any,
     temperatures: dict[str, float] | None,
 ) -> Any:
+    dist = distributed()
+    say = log if dist.main else (lambda message: None)
+    prep = prepare(meta, cfg, train, cwe_classes, catalog, say)
+    return train_prepared(cls, meta, cfg, prep, calibration, cwe_classes, say, temperatures)
+
+
+def prepare(
+    meta: dict[str, Any],
+    cfg: MultitaskConfig,
+    train: Any,
+    cwe_classes: dict[str, str | None],
+    catalog: Any,
+    say: Any,
+) -> Prepared:
+    """1. labels and targets."""
     from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
 
-    started = time.perf_counter()
-    dist = distributed()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    seed = int(meta.get("training", {}).get("seed", 0))
-    torch.manual_seed(seed)
-    say = log if dist.main else (lambda message: None)
-
-    # 1. labels and targets
     classes = sorted(
         {c for g in train.cwe_gold if (c := first_class(g, cwe_classes)) is not None},
         key=cwe_number,
@@ -94,9 +118,35 @@ def fit(
         f"{hierarchy.depth} levels, {len(capec_labels)} CAPEC, {len(attack_labels)} ATT&CK "
         f"({int(hard.kev_rows.sum())} KEV rows)"
     )
+    return Prepared(labels, hierarchy, capec_links, attack_links, hard, texts)
+
+
+def train_prepared(
+    cls: Any,
+    meta: dict[str, Any],
+    cfg: MultitaskConfig,
+    prep: Prepared,
+    calibration: Any,
+    cwe_classes: dict[str, str | None],
+    say: Any,
+    temperatures: dict[str, float] | None,
+    encoder: enc.TextEncoder | None = None,
+) -> Any:
+    """2.–5.: encoder (and pre-training), teacher, student, calibration. ``encoder``: a
+    ready encoder (a GPU job's, from its pack) instead of the configured one."""
+    started = time.perf_counter()
+    dist = distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed = int(meta.get("training", {}).get("seed", 0))
+    torch.manual_seed(seed)
+    labels, hierarchy, hard, texts = prep.labels, prep.hierarchy, prep.hard, prep.texts
+    classes, cvss_labels = labels.cwe, labels.cvss
+    capec_labels, attack_labels = labels.capec, labels.attack
+    capec_links, attack_links = prep.capec_links, prep.attack_links
 
     # 2. encoder (and its pre-training)
-    encoder = _encoder(cfg, texts, seed, say)
+    encoder = encoder if encoder is not None else _encoder(cfg, texts, seed, say)
     if cfg.pretrain_steps:
         from vulntax.models.multitask.pretraining import pretrain
 
@@ -177,7 +227,7 @@ def fit(
         out = forward_all(teacher, inputs, dist.device)
         scores = class_scores(_torch_out(out), hierarchy, cfg.cwe_output).numpy()
         soft = _softmax(scores / cfg.distill_temperature)
-        cvss_soft = [_softmax(out["cvss"][m] / cfg.distill_temperature) for m in BASE_METRICS]
+        cvss_soft = [_softmax(out["cvss"][m] / cfg.distill_temperature) for m in cvss_labels]
         level_soft = [_softmax(z / cfg.distill_temperature) for z in out["levels"]]
         targets = distilled(
             hard, soft, cvss_soft, level_soft, capec_links, attack_links, cfg.attack_kev, seed
@@ -191,7 +241,6 @@ def fit(
     history["student"] = run_epochs(
         pipeline, inputs, targets, setup, cfg.epochs, cfg, seed, dist, say, "multitask", extras
     )
-    pipeline = pipeline.cpu()
     if trainable and pipeline.encoder is not None:
         encoder = pipeline.encoder
     encoder.eval()
@@ -199,9 +248,12 @@ def fit(
     config = {"kind": cls.kind, "format_version": FORMAT_VERSION, **meta}
     model = cls(config, labels, cfg, hierarchy, encoder, pipeline, dict(temperatures or {}))
     model.history = history
-    # 5. calibration
+    # 5. calibration (on the training device), then the model moves to the CPU
     if not temperatures:
         model.calibrate(calibration, cwe_classes)
+    model.pipeline = pipeline.cpu()
+    if trainable and pipeline.encoder is not None:
+        model.encoder = pipeline.encoder
     say(
         f"multitask trained in {time.perf_counter() - started:.0f} s; temperatures "
         + ", ".join(f"{k} {v:.2f}" for k, v in model.temperatures().items())
@@ -225,13 +277,13 @@ def _fine_tune_extras(
     """Token lengths (bucketed batches), the validation score (early stopping), the run's
     identity (checkpoints) and, for online distillation, the catalog links on the device."""
     capec_links, attack_links, attack_labels = links
-    lengths = np.asarray(
-        [
-            min(len(e.ids), encoder.max_length)
-            for e in encoder.tokenizer.encode_batch(texts, add_special_tokens=False)
-        ],
-        dtype=np.int64,
-    )
+    if texts and not isinstance(texts[0], str):  # token ids already (a packed job)
+        counts = [len(t) for t in texts]
+    else:
+        counts = [
+            len(e.ids) for e in encoder.tokenizer.encode_batch(texts, add_special_tokens=False)
+        ]
+    lengths = np.minimum(np.asarray(counts, dtype=np.int64), encoder.max_length)
     score = None
     if cfg.eval_rows and calibration is not None and len(calibration):
         score = validation_score(

@@ -82,7 +82,8 @@ class MultitaskModel:
         """Raw head outputs (numpy) for ``texts``: flat and per-level CWE, CVSS, CAPEC, ATT&CK."""
         if self.params.threads:
             torch.set_num_threads(self.params.threads)
-        return forward_all(self.pipeline, self.features(texts), "cpu")
+        device = next(self.pipeline.parameters()).device
+        return forward_all(self.pipeline, self.features(texts), str(device))
 
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
         return self.output_from_logits(self.logits(texts))
@@ -174,7 +175,8 @@ class MultitaskModel:
                 }
             )
         save_file(tensors, str(path / WEIGHTS))
-        if self.encoder.name == "scratch":
+        if self.encoder.name == "scratch" or self.pipeline.encoder is not None:
+            # a fine-tuned MiniLM may have a trimmed vocabulary (.vocab): its tokenizer goes too
             (path / TOKENIZER).write_text(self.encoder.tokenizer.to_str(), encoding="utf-8")
         write_json(path / HIERARCHY, self.hierarchy.to_dict())
         write_json(path / LABELS, self.labels.to_dict())
@@ -241,6 +243,17 @@ class MultitaskModel:
 def _load_encoder(
     path: Path, params: MultitaskConfig, info: dict[str, Any], tensors: dict[str, torch.Tensor]
 ) -> enc.TextEncoder:
+    if params.encoder == "minilm" and info.get("trained") and (path / TOKENIZER).is_file():
+        # fine-tuned: its own weights and (possibly trimmed) tokenizer; the package gives
+        # only the shape
+        state = {k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")}
+        tokenizer = enc.tokenizer_from_json((path / TOKENIZER).read_text(encoding="utf-8"))
+        encoder = enc.bert_encoder(
+            "minilm", tokenizer, enc.minilm_spec(), state, params.max_length, str(path / WEIGHTS)
+        )
+        encoder.fingerprint = str(info.get("fingerprint", "minilm-fine-tuned"))
+        encoder.eval()
+        return encoder
     if params.encoder == "minilm":
         encoder = enc.minilm(params.max_length)
         if not info.get("trained") and info.get("fingerprint") != encoder.fingerprint:
