@@ -24,8 +24,9 @@ from typing import Any
 from vulntax import __version__
 from vulntax.config import from_dict, read_config_file, to_dict
 from vulntax.errors import ConfigError, DatasetError
-from vulntax.models.base import CARD, METRICS, write_json
+from vulntax.models.base import CARD, METRICS
 from vulntax.models.data import DataConfig, cwe_roll_up, load_examples
+from vulntax.models.persistence import write_json
 from vulntax.predictor import Decoding
 
 
