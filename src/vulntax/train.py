@@ -24,8 +24,9 @@ from typing import Any
 from vulntax import __version__
 from vulntax.config import from_dict, read_config_file, to_dict
 from vulntax.errors import ConfigError, DatasetError
-from vulntax.models.base import CARD, METRICS, write_json
+from vulntax.models.base import CARD, METRICS
 from vulntax.models.data import DataConfig, cwe_roll_up, load_examples
+from vulntax.models.persistence import write_json
 from vulntax.predictor import Decoding
 
 
@@ -174,7 +175,8 @@ def evaluate_saved(
     fitting) and write its ``metrics.json`` and model card; e.g. a model trained elsewhere."""
     from vulntax.dataset.store import load_dataset
     from vulntax.evaluate import evaluate_dataset
-    from vulntax.models.base import CONFIG, read_json
+    from vulntax.models.base import CONFIG
+    from vulntax.models.persistence import read_json
     from vulntax.predictor import Predictor
 
     folder = Path(out)

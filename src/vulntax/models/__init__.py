@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from vulntax.errors import MissingExtraError, ModelError
-from vulntax.models.base import CONFIG, FORMAT_VERSION, Classifier, read_json
+from vulntax.models.base import CONFIG, FORMAT_VERSION, Classifier
+from vulntax.models.persistence import read_json
 
 KINDS: dict[str, str] = {
     "linear": "vulntax.models.linear:LinearModel",

@@ -29,7 +29,6 @@ without them keeps the older KEV-only mapper (:mod:`.attack_mapper`).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +38,14 @@ from typing import Any
 import numpy as np
 
 from vulntax.errors import ConfigError, ModelError
+from vulntax.models.persistence import (
+    optional_files,
+    put_csr,
+    read_json,
+    read_tensors,
+    write_json,
+    write_tensors,
+)
 
 ATTACK_WEIGHTS = "attack.safetensors"
 ATTACK_CONFIG = "attack.json"
@@ -166,8 +173,6 @@ def _normalised(x: Any) -> Any:
 
 # ---------------------------------------------------------------------- persistence
 def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
-    from safetensors.numpy import save_file
-
     text = model.text.tocsr()
     columns = np.unique(text.indices)  # the terms any technique weighs: shared by all rows
     tensors = {
@@ -178,13 +183,9 @@ def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
     }
     if model.settings.knn_weight > 0 and model.memory is not None:
         assert model.memory_labels is not None
-        memory = model.memory.tocsr()
-        tensors["memory.data"] = memory.data.astype(np.float16)
-        tensors["memory.indices"] = memory.indices.astype(np.int32)
-        tensors["memory.indptr"] = memory.indptr.astype(np.int64)
+        put_csr(tensors, "memory", model.memory, np.float16)
         tensors["memory.labels"] = model.memory_labels.astype(np.uint8)
-    save_file(tensors, str(folder / ATTACK_WEIGHTS))
-    (folder / ATTACK_WEIGHTS).chmod(0o644)
+    write_tensors(folder / ATTACK_WEIGHTS, tensors)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -192,41 +193,32 @@ def save(model: LearntAttack, folder: Path, about: dict[str, Any]) -> None:
         "settings": asdict(model.settings),
         **about,
     }
-    (folder / ATTACK_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    write_json(folder / ATTACK_CONFIG, config, ensure_ascii=True)
 
 
 def load(folder: Path, n_features: int, n_dense: int) -> LearntAttack | None:
     """The learnt head of a model directory; None if it has none; ModelError if damaged."""
     weights_file, config_file = folder / ATTACK_WEIGHTS, folder / ATTACK_CONFIG
-    if not weights_file.exists() and not config_file.exists():
+    if not optional_files(folder, ATTACK_WEIGHTS, ATTACK_CONFIG):
         return None
-    if not (weights_file.is_file() and config_file.is_file()):
-        raise ModelError(f"{folder}: {ATTACK_WEIGHTS} and {ATTACK_CONFIG} come together")
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
     from scipy.sparse import csr_matrix
 
+    config = read_json(config_file, "ATT&CK head config")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
         techniques = [str(t) for t in config["techniques"]]
         settings = AttackSettings(**config["settings"])
         if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{config_file}: not a {FORMAT} v{FORMAT_VERSION} file")
-    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise ModelError(f"{config_file}: not a readable ATT&CK head config ({exc})") from exc
-    try:
-        t = load_file(str(weights_file))
-        columns, weights = t["text.columns"].astype(np.int64), t["text.weights"]
-        dense, bias = t["dense"].astype(np.float32), t["bias"].astype(np.float32)
-    except (SafetensorError, OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{weights_file}: not a readable ATT&CK head ({exc})") from exc
+    t = read_tensors(weights_file)
     n = len(techniques)
-    if (
-        dense.shape != (n, n_dense)
-        or bias.shape != (n,)
-        or weights.shape != (n, len(columns))
-        or (len(columns) and (columns.min() < 0 or columns.max() >= n_features))
-    ):
+    what = "this model's labels"
+    columns = t["text.columns"].astype(np.int64)
+    weights = t.shaped("text.weights", (n, len(columns)), what)
+    dense = t.shaped("dense", (n, n_dense), what).astype(np.float32)
+    bias = t.shaped("bias", (n,), what).astype(np.float32)
+    if len(columns) and (columns.min() < 0 or columns.max() >= n_features):
         raise ModelError(f"{weights_file}: the ATT&CK head does not fit this model's labels")
     rows = np.repeat(np.arange(n), len(columns))
     cols = np.tile(columns, n)
@@ -234,22 +226,9 @@ def load(folder: Path, n_features: int, n_dense: int) -> LearntAttack | None:
     memory, labels = None, None
     if "memory.labels" in t:
         labels = t["memory.labels"]
-        try:
-            data, indices, indptr = t["memory.data"], t["memory.indices"], t["memory.indptr"]
-        except KeyError as exc:
-            raise ModelError(f"{weights_file}: tensor {exc} is missing") from exc
-        if (
-            labels.ndim != 2
-            or labels.shape[1] != n
-            or len(indptr) != labels.shape[0] + 1
-            or len(indices) != len(data)
-            or (len(indices) and (indices.min() < 0 or indices.max() >= n_features))
-            or indptr[-1] != len(data)
-        ):
+        if labels.ndim != 2 or labels.shape[1] != n:
             raise ModelError(f"{weights_file}: the ATT&CK head's memory does not fit")
-        memory = csr_matrix(
-            (data.astype(np.float32), indices, indptr), shape=(labels.shape[0], n_features)
-        )
+        memory = t.csr("memory", (labels.shape[0], n_features), "the ATT&CK head's memory labels")
     elif settings.knn_weight > 0:
         raise ModelError(f"{weights_file}: tensor 'memory.labels' is missing")
     return LearntAttack(techniques, text, dense, bias, settings, memory, labels)

@@ -7,12 +7,12 @@ with names), so a new kind only implements :class:`Classifier`.
 
 A saved model is a directory of fixed file names (:data:`CONFIG`, ...); the
 config names the kind, and :func:`vulntax.models.load_model` dispatches on it.
-Nothing is ever unpickled: weights are safetensors, everything else JSON.
+Nothing is ever unpickled: weights are safetensors, everything else JSON; every kind
+reads and writes its directory through :mod:`vulntax.models.persistence`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,17 +95,3 @@ class Classifier(Protocol):
 
     @classmethod
     def load(cls, path: Path) -> Classifier: ...
-
-
-def read_json(path: Path, what: str) -> Any:
-    """Read a JSON file of a model directory, or raise a ModelError saying what is wrong."""
-    if not path.is_file():
-        raise ModelError(f"{path.parent}: not a complete model directory ({path.name} is missing)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelError(f"{path}: cannot read the {what} ({exc})") from exc
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

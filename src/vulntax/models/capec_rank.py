@@ -29,7 +29,6 @@ rows ``name.*`` / ``description.*`` / ``prerequisites.*`` and the CWE-line links
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,14 @@ from typing import Any
 import numpy as np
 
 from vulntax.errors import ModelError
+from vulntax.models.persistence import (
+    optional_files,
+    put_csr,
+    read_json,
+    read_tensors,
+    write_json,
+    write_tensors,
+)
 
 RANK_WEIGHTS = "capec_rank.safetensors"
 RANK_CONFIG = "capec_rank.json"
@@ -163,19 +170,14 @@ def fit(
 
 # ---------------------------------------------------------------------- persistence
 def save(ranker: CapecRanker, folder: Path, about: dict[str, Any]) -> None:
-    from safetensors.numpy import save_file
-
     tensors: dict[str, np.ndarray] = {
         "coef": ranker.coef.astype(np.float32),
         "bias": np.array([ranker.bias], dtype=np.float32),
     }
-    for name, matrix in [*ranker.texts.items(), ("line", ranker.line)]:
-        m = matrix.tocsr()
-        tensors[f"{name}.data"] = m.data.astype(np.float16 if name != "line" else np.uint8)
-        tensors[f"{name}.indices"] = m.indices.astype(np.int32)
-        tensors[f"{name}.indptr"] = m.indptr.astype(np.int64)
-    save_file(tensors, str(folder / RANK_WEIGHTS))
-    (folder / RANK_WEIGHTS).chmod(0o644)
+    for name, matrix in ranker.texts.items():
+        put_csr(tensors, name, matrix, np.float16)
+    put_csr(tensors, "line", ranker.line, np.uint8)
+    write_tensors(folder / RANK_WEIGHTS, tensors)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -183,48 +185,27 @@ def save(ranker: CapecRanker, folder: Path, about: dict[str, Any]) -> None:
         "top_cwe": ranker.top_cwe,
         **about,
     }
-    (folder / RANK_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    write_json(folder / RANK_CONFIG, config, ensure_ascii=True)
 
 
 def load(folder: Path, n_cwe: int, n_capec: int, n_features: int) -> CapecRanker | None:
     """The ranker of a model directory; None if it has none; ModelError if damaged."""
     weights_file, config_file = folder / RANK_WEIGHTS, folder / RANK_CONFIG
-    if not weights_file.exists() and not config_file.exists():
+    if not optional_files(folder, RANK_WEIGHTS, RANK_CONFIG):
         return None
-    if not (weights_file.is_file() and config_file.is_file()):
-        raise ModelError(f"{folder}: {RANK_WEIGHTS} and {RANK_CONFIG} come together")
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-    from scipy.sparse import csr_matrix
-
+    config = read_json(config_file, "CAPEC ranker config")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
         if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{config_file}: not a {FORMAT} v{FORMAT_VERSION} file")
         if config.get("features") != list(FEATURES):
             raise ModelError(f"{config_file}: features {config.get('features')} are not {FEATURES}")
         top_cwe = int(config["top_cwe"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelError(f"{config_file}: not a readable CAPEC ranker config ({exc})") from exc
-    try:
-        t = load_file(str(weights_file))
-        coef, bias = t["coef"].astype(np.float32), float(t["bias"][0])
-
-        def csr(name: str, shape: tuple[int, int]) -> Any:
-            data, indices, indptr = t[f"{name}.data"], t[f"{name}.indices"], t[f"{name}.indptr"]
-            if (
-                len(indptr) != shape[0] + 1
-                or len(indices) != len(data)
-                or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))
-                or indptr[-1] != len(data)
-            ):
-                raise ModelError(f"{weights_file}: {name} does not fit this model's labels")
-            return csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)
-
-        texts = {name: csr(name, (n_capec, n_features)) for name in TEXTS}
-        line = csr("line", (n_cwe, n_capec))
-    except (SafetensorError, OSError, ValueError, KeyError, IndexError) as exc:
-        raise ModelError(f"{weights_file}: not a readable CAPEC ranker ({exc})") from exc
-    if coef.shape != (len(FEATURES),):
-        raise ModelError(f"{weights_file}: coef has shape {coef.shape}")
+    t = read_tensors(weights_file)
+    what = "this model's labels"
+    coef = t.shaped("coef", (len(FEATURES),), "the ranker's features").astype(np.float32)
+    bias = float(t.shaped("bias", (1,), "the ranker")[0])
+    texts = {name: t.csr(name, (n_capec, n_features), what) for name in TEXTS}
+    line = t.csr("line", (n_cwe, n_capec), what)
     return CapecRanker(texts, line, coef, bias, top_cwe)

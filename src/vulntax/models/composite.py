@@ -29,15 +29,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vulntax.errors import ConfigError, ModelError
-from vulntax.models.base import (
-    CONFIG,
-    FORMAT_VERSION,
-    HEADS,
-    Labels,
-    ModelOutput,
-    read_json,
-    write_json,
-)
+from vulntax.models.base import CONFIG, FORMAT_VERSION, HEADS, Labels, ModelOutput
+from vulntax.models.persistence import read_json, write_json
 
 PARTS_DIR = "parts"
 

@@ -15,7 +15,6 @@ It is saved beside the model as two files of fixed names (:data:`WEIGHTS`,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,13 @@ import numpy as np
 
 from vulntax.errors import ModelError
 from vulntax.models.calibration import softmax
+from vulntax.models.persistence import (
+    optional_files,
+    read_json,
+    read_tensors,
+    write_json,
+    write_tensors,
+)
 
 WEIGHTS = "cvss4.safetensors"
 CONFIG = "cvss4.json"
@@ -53,42 +59,37 @@ class Cvss4Head:
         return out
 
     def save(self, folder: Path) -> None:
-        from safetensors.numpy import save_file
-
         tensors = {f"{m}.weight": w.astype(np.float32) for m, w in self.weights.items()}
         tensors.update({f"{m}.bias": b.astype(np.float32) for m, b in self.biases.items()})
-        save_file(tensors, str(folder / WEIGHTS))
+        write_tensors(folder / WEIGHTS, tensors)
         config = {
             "format_version": FORMAT_VERSION,
             "inputs": {"cvss": self.v3_values, "cwe": self.cwe_labels},
             "values": self.values,
             "info": self.info,
         }
-        (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        write_json(folder / CONFIG, config, ensure_ascii=True)
 
     @classmethod
     def load(cls, folder: Path) -> Cvss4Head | None:
         """The head saved in ``folder``; ``None`` if there is none; ModelError if corrupt."""
-        if not (folder / CONFIG).is_file() and not (folder / WEIGHTS).is_file():
+        if not optional_files(folder, WEIGHTS, CONFIG):
             return None
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
         try:
-            config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+            config = read_json(folder / CONFIG, "CVSS v4.0 head config")
             if config.get("format_version") != FORMAT_VERSION:
                 raise ValueError(f"format version {config.get('format_version')!r}")
-            tensors = load_file(str(folder / WEIGHTS))
+            tensors = read_tensors(folder / WEIGHTS)
             values = {str(m): list(v) for m, v in config["values"].items()}
             v3 = {str(m): list(v) for m, v in config["inputs"]["cvss"].items()}
             cwe = list(config["inputs"]["cwe"])
             d = sum(len(v) for v in v3.values()) + len(cwe)
-            weights = {m: tensors[f"{m}.weight"] for m in values}
-            biases = {m: tensors[f"{m}.bias"] for m in values}
-            for m, v in values.items():
-                if weights[m].shape != (d, len(v)) or biases[m].shape != (len(v),):
-                    raise ValueError(f"{m}: weights of shape {weights[m].shape}, not {(d, len(v))}")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
+            what = "the head's inputs and values"
+            weights = {
+                m: tensors.shaped(f"{m}.weight", (d, len(v)), what) for m, v in values.items()
+            }
+            biases = {m: tensors.shaped(f"{m}.bias", (len(v),), what) for m, v in values.items()}
+        except (ModelError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"{folder}: corrupt CVSS v4.0 head ({CONFIG}/{WEIGHTS}: {exc})"
             raise ModelError(what) from exc
         return cls(v3, cwe, values, weights, biases, dict(config.get("info", {})))

@@ -35,16 +35,9 @@ from vulntax.errors import ModelError
 from vulntax.models.attack_mapper import (
     AttackMapper,
 )
-from vulntax.models.base import (
-    CONFIG,
-    LABELS,
-    WEIGHTS,
-    Labels,
-    ModelOutput,
-    read_json,
-    write_json,
-)
+from vulntax.models.base import Labels, ModelOutput
 from vulntax.models.calibration import softmax
+from vulntax.models.persistence import Tensors, put_csr, read_model, write_model
 from vulntax.models.tfidf import TfidfFeatures
 
 VOCABULARY = "vocabulary.json.gz"  # the tf-idf terms, in column order
@@ -262,84 +255,59 @@ class LinearModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
-        from safetensors.numpy import save_file
-
-        path.mkdir(parents=True, exist_ok=True)
         tensors: dict[str, np.ndarray] = {"tfidf.idf": self.features.idf.astype(np.float32)}
         _put_head(tensors, "cwe", self.cwe)
         for metric, head in self.cvss.items():
             _put_head(tensors, f"cvss.{metric}", head)
-        _put_csr(tensors, "capec.links", self.capec_links, np.uint8)
-        _put_csr(tensors, "attack.links", self.attack_links, np.uint8)
+        put_csr(tensors, "capec.links", self.capec_links, np.uint8)
+        put_csr(tensors, "attack.links", self.attack_links, np.uint8)
         if self.mapper is not None:
             tensors["attack.mapper.weights"] = self.mapper.weights.astype(np.float32)
             tensors["attack.mapper.bias"] = self.mapper.bias.astype(np.float32)
             assert self._pillar is not None
             tensors["attack.mapper.cwe_pillar"] = self._pillar.astype(np.uint8)
-        save_file(tensors, str(path / WEIGHTS))
-        (path / WEIGHTS).chmod(0o644)  # safetensors writes 0600: keep installed copies readable
 
-        with gzip.open(path / VOCABULARY, "wt", encoding="utf-8") as handle:
-            json.dump(self.terms, handle, ensure_ascii=False, separators=(",", ":"))
-        write_json(path / LABELS, self.labels.to_dict())
-        write_json(path / CONFIG, self.config)
+        def vocabulary(file: Path) -> None:
+            with gzip.open(file, "wt", encoding="utf-8") as handle:
+                json.dump(self.terms, handle, ensure_ascii=False, separators=(",", ":"))
+
+        write_model(path, self.config, self.labels, tensors, {VOCABULARY: vocabulary})
 
     @classmethod
     def load(cls, path: Path, extras: bool = True) -> LinearModel:
         """The model at ``path``; with ``extras``, its optional heads too (models.extras)."""
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        config = read_json(path / CONFIG, "model config")
-        labels = Labels.from_dict(read_json(path / LABELS, "label lists"))
-        weights_file = path / WEIGHTS
-        if not weights_file.is_file():
-            raise ModelError(f"{path}: not a complete model directory ({WEIGHTS} is missing)")
-        try:
-            t = load_file(str(weights_file))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelError(f"{weights_file}: not a readable safetensors file ({exc})") from exc
+        saved = read_model(path, requires=(VOCABULARY,))
+        config, labels, t = saved.config, saved.labels, saved.tensors
         try:
             with gzip.open(path / VOCABULARY, "rt", encoding="utf-8") as handle:
                 terms = json.load(handle)
         except (OSError, EOFError, ValueError) as exc:
             raise ModelError(f"{path / VOCABULARY}: cannot read the vocabulary ({exc})") from exc
+        idf = t["tfidf.idf"]
+        if not isinstance(terms, list) or len(terms) != len(idf):
+            raise ModelError(f"{path}: vocabulary and idf weights differ in length")
+        if not all(isinstance(term, str) for term in terms):
+            raise ModelError(f"{path / VOCABULARY}: the vocabulary must be a list of strings")
         try:
-            idf = t["tfidf.idf"]
-            if not isinstance(terms, list) or len(terms) != len(idf):
-                raise ModelError(f"{path}: vocabulary and idf weights differ in length")
-            if not all(isinstance(term, str) for term in terms):
-                raise ModelError(f"{path / VOCABULARY}: the vocabulary must be a list of strings")
-            try:
-                features = TfidfFeatures.from_terms(terms, idf)
-            except ValueError as exc:
-                raise ModelError(f"{path / VOCABULARY}: {exc}") from None
-            n_features = len(idf)
-            cwe = _get_head(t, "cwe", (len(labels.cwe), n_features))
-            cvss = {
-                m: _get_head(t, f"cvss.{m}", (len(v), n_features)) for m, v in labels.cvss.items()
-            }
-            capec = _get_csr(t, "capec.links", (len(labels.cwe), len(labels.capec)))
-            graph = config.get("attack_graph") or labels.attack
-
-            attack = _get_csr(t, "attack.links", (len(labels.cwe), len(graph)))
-            mapper, cwe_pillar = None, None
-            if "attack.mapper.weights" in t:
-                pillars = list(config.get("attack_mapper", {}).get("pillars", []))
-                weights, bias = t["attack.mapper.weights"], t["attack.mapper.bias"]
-                n_shared = sum(len(v) for v in labels.cvss.values()) + len(pillars)
-                if weights.shape != (len(labels.attack), n_shared + 1) or bias.shape != (
-                    len(labels.attack),
-                ):
-                    raise ModelError(
-                        f"{weights_file}: ATT&CK mapper weights do not match the labels"
-                    )
-                mapper = AttackMapper(list(labels.attack), pillars, weights, bias)
-                cwe_pillar = t["attack.mapper.cwe_pillar"].astype(np.float32)
-                if cwe_pillar.shape != (len(labels.cwe), len(pillars)):
-                    raise ModelError(f"{weights_file}: ATT&CK mapper pillars do not match")
-        except KeyError as exc:
-            raise ModelError(f"{weights_file}: tensor {exc} is missing") from exc
+            features = TfidfFeatures.from_terms(terms, idf)
+        except ValueError as exc:
+            raise ModelError(f"{path / VOCABULARY}: {exc}") from None
+        n_features = len(idf)
+        cwe = _get_head(t, "cwe", (len(labels.cwe), n_features))
+        cvss = {m: _get_head(t, f"cvss.{m}", (len(v), n_features)) for m, v in labels.cvss.items()}
+        capec = t.csr("capec.links", (len(labels.cwe), len(labels.capec)))
+        graph = config.get("attack_graph") or labels.attack
+        attack = t.csr("attack.links", (len(labels.cwe), len(graph)))
+        mapper, cwe_pillar = None, None
+        if "attack.mapper.weights" in t:
+            pillars = list(config.get("attack_mapper", {}).get("pillars", []))
+            n_shared = sum(len(v) for v in labels.cvss.values()) + len(pillars)
+            weights = t.shaped("attack.mapper.weights", (len(labels.attack), n_shared + 1))
+            bias = t.shaped("attack.mapper.bias", (len(labels.attack),))
+            mapper = AttackMapper(list(labels.attack), pillars, weights, bias)
+            shape = (len(labels.cwe), len(pillars))
+            what = "the label lists and the ATT&CK mapper's pillars"
+            cwe_pillar = t.shaped("attack.mapper.cwe_pillar", shape, what).astype(np.float32)
         from vulntax.models.extras import attach
 
         model = cls(config, labels, features, cwe, cvss, capec, attack, mapper, cwe_pillar)
@@ -375,37 +343,14 @@ def _top_contributions(
     return out
 
 
-# ---------------------------------------------------------------------- training
+# ---------------------------------------------------------------------- persistence
 def _put_head(t: dict[str, np.ndarray], name: str, head: _Head) -> None:
-    _put_csr(t, f"{name}.weights", head.weights, np.float16)
+    put_csr(t, f"{name}.weights", head.weights, np.float16)
     t[f"{name}.bias"] = head.bias.astype(np.float32)
     t[f"{name}.temperature"] = np.array([head.temperature], dtype=np.float32)
 
 
-def _get_head(t: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> _Head:
-    weights = _get_csr(t, f"{name}.weights", shape)
-    bias = t[f"{name}.bias"].astype(np.float32)
-    if bias.shape != (shape[0],):
-        raise ModelError(f"{name}: bias has shape {bias.shape}, expected ({shape[0]},)")
-    return _Head(weights, bias, float(t[f"{name}.temperature"][0]))
-
-
-def _put_csr(t: dict[str, np.ndarray], name: str, matrix: Any, dtype: Any) -> None:
-    m = matrix.tocsr()
-    t[f"{name}.data"] = m.data.astype(dtype)
-    t[f"{name}.indices"] = m.indices.astype(np.int32)
-    t[f"{name}.indptr"] = m.indptr.astype(np.int64)
-
-
-def _get_csr(t: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> Any:
-    from scipy.sparse import csr_matrix
-
-    data, indices, indptr = t[f"{name}.data"], t[f"{name}.indices"], t[f"{name}.indptr"]
-    if (
-        len(indptr) != shape[0] + 1
-        or len(indices) != len(data)
-        or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))
-        or indptr[-1] != len(data)
-    ):
-        raise ModelError(f"{name}: stored matrix does not match the label lists (shape {shape})")
-    return csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)
+def _get_head(t: Tensors, name: str, shape: tuple[int, int]) -> _Head:
+    weights = t.csr(f"{name}.weights", shape)
+    bias = t.shaped(f"{name}.bias", (shape[0],)).astype(np.float32)
+    return _Head(weights, bias, float(t.shaped(f"{name}.temperature", (1,))[0]))

@@ -23,7 +23,6 @@ without them reads descriptions only.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,13 @@ import numpy as np
 
 from vulntax.errors import ModelError
 from vulntax.models.calibration import softmax as _softmax
+from vulntax.models.persistence import (
+    optional_files,
+    read_json,
+    read_tensors,
+    write_json,
+    write_tensors,
+)
 
 WEIGHTS = "metadata.safetensors"
 CONFIG = "metadata.json"
@@ -87,15 +93,13 @@ class MetadataHead:
         return out
 
     def save(self, folder: Path) -> None:
-        from safetensors.numpy import save_file
-
         tensors: dict[str, np.ndarray] = {}
         for m in self.values:
             tensors[f"{m}.meta.weight"] = self.meta_w[m].astype(np.float32)
             tensors[f"{m}.meta.bias"] = self.meta_b[m].astype(np.float32)
             tensors[f"{m}.mix.weight"] = self.mix_w[m].astype(np.float32)
             tensors[f"{m}.mix.bias"] = self.mix_b[m].astype(np.float32)
-        save_file(tensors, str(folder / WEIGHTS))
+        write_tensors(folder / WEIGHTS, tensors)
         config = {
             "format_version": FORMAT_VERSION,
             "vocabulary": self.vocabulary,
@@ -104,39 +108,31 @@ class MetadataHead:
             "aliases": self.aliases,
             "info": self.info,
         }
-        (folder / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+        write_json(folder / CONFIG, config, indent=1, ensure_ascii=True)
 
     @classmethod
     def load(cls, folder: Path) -> MetadataHead | None:
         """The head saved in ``folder``; ``None`` if there is none; ModelError if corrupt."""
-        if not (folder / CONFIG).is_file() and not (folder / WEIGHTS).is_file():
+        if not optional_files(folder, WEIGHTS, CONFIG):
             return None
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
         try:
-            config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+            config = read_json(folder / CONFIG, "metadata head config")
             if config.get("format_version") != FORMAT_VERSION:
                 raise ValueError(f"format version {config.get('format_version')!r}")
-            t = load_file(str(folder / WEIGHTS))
+            t = read_tensors(folder / WEIGHTS)
             vocabulary = [str(v) for v in config["vocabulary"]]
             values = {str(m): list(v) for m, v in config["values"].items()}
             parts: dict[str, dict[str, np.ndarray]] = {p: {} for p in ("mw", "mb", "xw", "xb")}
+            what = "the head's vocabulary and values"
             for m, v in values.items():
                 k = len(v)
-                shapes = {
-                    "mw": (f"{m}.meta.weight", (len(vocabulary), k)),
-                    "mb": (f"{m}.meta.bias", (k,)),
-                    "xw": (f"{m}.mix.weight", (2 * k, k)),
-                    "xb": (f"{m}.mix.bias", (k,)),
-                }
-                for part, (name, shape) in shapes.items():
-                    if t[name].shape != shape:
-                        raise ValueError(f"{name} has shape {t[name].shape}, not {shape}")
-                    parts[part][m] = t[name]
+                parts["mw"][m] = t.shaped(f"{m}.meta.weight", (len(vocabulary), k), what)
+                parts["mb"][m] = t.shaped(f"{m}.meta.bias", (k,), what)
+                parts["xw"][m] = t.shaped(f"{m}.mix.weight", (2 * k, k), what)
+                parts["xb"][m] = t.shaped(f"{m}.mix.bias", (k,), what)
             alpha = float(config["cwe_alpha"])
             aliases = {str(k): str(v) for k, v in config.get("aliases", {}).items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
+        except (ModelError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"{folder}: corrupt metadata head ({CONFIG}/{WEIGHTS}: {exc})"
             raise ModelError(what) from exc
         return cls(

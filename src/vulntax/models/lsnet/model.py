@@ -25,20 +25,20 @@ import torch
 
 from vulntax.analysis.space import ClusterSpace
 from vulntax.errors import DatasetError, ModelError
-from vulntax.models.base import (
-    CONFIG,
-    FORMAT_VERSION,
-    LABELS,
-    WEIGHTS,
-    Labels,
-    ModelOutput,
-    read_json,
-    write_json,
-)
+from vulntax.models.base import CONFIG, FORMAT_VERSION, Labels, ModelOutput
 from vulntax.models.calibration import fit_cvss_temperatures, softmax
 from vulntax.models.lsnet.config import LSNetConfig
 from vulntax.models.lsnet.network import LSNet
 from vulntax.models.lsnet.training import IGNORE, infer, token_ids, train_network
+from vulntax.models.persistence import (
+    load_module,
+    module_tensors,
+    params_dict,
+    read_model,
+    section_params,
+    temperatures,
+    write_model,
+)
 
 TOKENIZER = "tokenizer.json"
 
@@ -169,70 +169,41 @@ class LSNetModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
-        from safetensors.torch import save_file
-
-        path.mkdir(parents=True, exist_ok=True)
-        tensors = {f"net.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.net.state_dict().items()}  # fmt: skip
+        tensors = module_tensors(self.net, "net.")
         tensors.update({k: torch.from_numpy(np.ascontiguousarray(v))
                         for k, v in self.space.to_tensors().items()})  # fmt: skip
-        save_file(tensors, str(path / WEIGHTS))
-        (path / TOKENIZER).write_text(self.tokenizer.to_str(), encoding="utf-8")
-        write_json(path / LABELS, self.labels.to_dict())
         config = dict(self.config)
         config["lsnet"] = {
-            "params": {k: getattr(self.params, k) for k in self.params.__dataclass_fields__},
+            "params": params_dict(self.params),
             "temperatures": self._temperatures,
             "space": self.space.to_json(),
         }
-        write_json(path / CONFIG, config)
+        files = {TOKENIZER: self.tokenizer.to_str()}
+        write_model(path, config, self.labels, tensors, files)
 
     @classmethod
     def load(cls, path: Path) -> LSNetModel:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        from vulntax.config import from_dict
-        from vulntax.errors import ConfigError
         from vulntax.models.multitask.encoders import tokenizer_from_json
 
-        config = read_json(path / CONFIG, "model config")
-        labels = Labels.from_dict(read_json(path / LABELS, "label lists"))
-        saved = config.get("lsnet")
-        if not isinstance(saved, dict) or not isinstance(saved.get("params"), dict):
-            raise ModelError(f"{path / CONFIG}: no 'lsnet' section")
-        try:
-            params = from_dict(LSNetConfig, saved["params"], "lsnet")
-        except ConfigError as exc:
-            raise ModelError(f"{path / CONFIG}: {exc}") from exc
-        for name in (WEIGHTS, TOKENIZER):
-            if not (path / name).is_file():
-                raise ModelError(f"{path}: not a complete model directory ({name} is missing)")
-        try:
-            tensors = load_file(str(path / WEIGHTS))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelError(f"{path / WEIGHTS}: not a readable safetensors file ({exc})") from exc
+        saved = read_model(path, torch=True, requires=(TOKENIZER,))
+        section, params = section_params(saved, "lsnet", LSNetConfig)
         tokenizer = tokenizer_from_json((path / TOKENIZER).read_text(encoding="utf-8"))
         tokenizer.enable_truncation(params.max_length)
         tokenizer.no_padding()
-        space_info = saved.get("space")
+        space_info = section.get("space")
         if not isinstance(space_info, dict):
             raise ModelError(f"{path / CONFIG}: no cluster space in the 'lsnet' section")
+        tensors = saved.tensors
+        space_arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("space.")}
         try:
-            space = ClusterSpace.from_saved(
-                space_info, {k: v.numpy() for k, v in tensors.items() if k.startswith("space.")}
-            )
+            space = ClusterSpace.from_saved(space_info, space_arrays)
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from exc
-        net = new_network(params, tokenizer.get_vocab_size(), space.clusters, labels)
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ModelError(f"{path / WEIGHTS}: the weights do not fit ({exc})") from exc
+        net = new_network(params, tokenizer.get_vocab_size(), space.clusters, saved.labels)
+        load_module(net, tensors.prefixed("net."), tensors.file, "the weights do not fit")
         net.eval()
-        temps = {str(k): float(v) for k, v in saved.get("temperatures", {}).items()}
-        return cls(config, labels, params, tokenizer, space, net, temps)
+        temps = temperatures(section)
+        return cls(saved.config, saved.labels, params, tokenizer, space, net, temps)
 
 
 def new_network(params: LSNetConfig, vocab: int, clusters: int, labels: Labels) -> LSNet:

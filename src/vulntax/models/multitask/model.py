@@ -23,15 +23,7 @@ import numpy as np
 import torch
 
 from vulntax.errors import ModelError
-from vulntax.models.base import (
-    CONFIG,
-    LABELS,
-    WEIGHTS,
-    Labels,
-    ModelOutput,
-    read_json,
-    write_json,
-)
+from vulntax.models.base import LABELS, Labels, ModelOutput
 from vulntax.models.calibration import fit_cvss_temperatures, fit_temperature, softmax
 from vulntax.models.multitask import encoders as enc
 from vulntax.models.multitask.cache import cache_root, cached_embeddings
@@ -42,6 +34,19 @@ from vulntax.models.multitask.training import (
     forward_all,
     new_pipeline,
     numpy_class_scores,
+)
+from vulntax.models.persistence import (
+    Tensors,
+    json_text,
+    load_module,
+    module_tensors,
+    params_dict,
+    read_json,
+    read_model,
+    require,
+    section_params,
+    temperatures,
+    write_model,
 )
 
 HIERARCHY = "hierarchy.json"
@@ -160,66 +165,35 @@ class MultitaskModel:
             torch.distributed.barrier()
 
     def _write(self, path: Path) -> None:
-        from safetensors.torch import save_file
-
-        path.mkdir(parents=True, exist_ok=True)
-        tensors = {
-            f"net.{k}": v.detach().cpu().contiguous()
-            for k, v in self.pipeline.net.state_dict().items()
-        }
+        tensors = module_tensors(self.pipeline.net, "net.")
         if self.pipeline.encoder is not None:
-            tensors.update(
-                {
-                    f"encoder.{k}": v.detach().cpu().contiguous()
-                    for k, v in self.encoder.stack.state_dict().items()
-                }
-            )
-        save_file(tensors, str(path / WEIGHTS))
+            tensors.update(module_tensors(self.encoder.stack, "encoder."))
+        files: dict[str, str] = {}
         if self.encoder.name == "scratch" or self.pipeline.encoder is not None:
             # a fine-tuned MiniLM may have a trimmed vocabulary (.vocab): its tokenizer goes too
-            (path / TOKENIZER).write_text(self.encoder.tokenizer.to_str(), encoding="utf-8")
-        write_json(path / HIERARCHY, self.hierarchy.to_dict())
-        write_json(path / LABELS, self.labels.to_dict())
+            files[TOKENIZER] = self.encoder.tokenizer.to_str()
+        files[HIERARCHY] = json_text(self.hierarchy.to_dict())
         config = dict(self.config)
         config["multitask"] = {
             "temperatures": self._temperatures,
             "encoder": {"name": self.encoder.name, "dim": self.encoder.dim,
                         "fingerprint": self.encoder.fingerprint,
                         "trained": self.pipeline.encoder is not None},
-            "params": {k: getattr(self.params, k) for k in self.params.__dataclass_fields__},
+            "params": params_dict(self.params),
         }  # fmt: skip
-        write_json(path / CONFIG, config)
+        write_model(path, config, self.labels, tensors, files)
 
     @classmethod
     def load(cls, path: Path) -> MultitaskModel:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        from vulntax.config import from_dict
-        from vulntax.errors import ConfigError
-
-        config = read_json(path / CONFIG, "model config")
-        labels = Labels.from_dict(read_json(path / LABELS, "label lists"))
+        saved = read_model(path, torch=True, requires=(HIERARCHY,))
+        labels = saved.labels
         hierarchy = Hierarchy.from_dict(read_json(path / HIERARCHY, "CWE hierarchy"))
-        saved = config.get("multitask")
-        if not isinstance(saved, dict) or "params" not in saved:
-            raise ModelError(f"{path / CONFIG}: no 'multitask' section")
-        try:
-            params = from_dict(MultitaskConfig, saved["params"], "multitask")
-        except ConfigError as exc:
-            raise ModelError(f"{path / CONFIG}: {exc}") from exc
+        section, params = section_params(saved, "multitask", MultitaskConfig)
         if hierarchy.classes != labels.cwe:
             raise ModelError(f"{path}: {HIERARCHY} and {LABELS} list different CWE classes")
-        weights_file = path / WEIGHTS
-        if not weights_file.is_file():
-            raise ModelError(f"{path}: not a complete model directory ({WEIGHTS} is missing)")
-        try:
-            tensors = load_file(str(weights_file))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelError(f"{weights_file}: not a readable safetensors file ({exc})") from exc
-        info = saved.get("encoder", {})
+        info = section.get("encoder", {})
         trained = bool(info.get("trained"))
-        encoder = _load_encoder(path, params, info, tensors)
+        encoder = _load_encoder(path, params, info, saved.tensors)
         sizes = {
             "classes": len(labels.cwe),
             "levels": hierarchy.sizes(),
@@ -228,28 +202,25 @@ class MultitaskModel:
             "attack": len(labels.attack),
         }
         pipeline = new_pipeline(encoder.dim, sizes, params, encoder if trained else None, 0, "cpu")
-        net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        try:
-            pipeline.net.load_state_dict(net_state)
-        except RuntimeError as exc:
-            raise ModelError(f"{weights_file}: the weights do not fit the labels ({exc})") from exc
+        weights, what = saved.tensors, "the weights do not fit the labels"
+        load_module(pipeline.net, weights.prefixed("net."), weights.file, what)
         pipeline.eval()
         if trained and pipeline.encoder is not None:
             encoder = pipeline.encoder
-        temps = {str(k): float(v) for k, v in saved.get("temperatures", {}).items()}
-        return cls(config, labels, params, hierarchy, encoder, pipeline, temps)
+        temps = temperatures(section)
+        return cls(saved.config, labels, params, hierarchy, encoder, pipeline, temps)
 
 
 def _load_encoder(
-    path: Path, params: MultitaskConfig, info: dict[str, Any], tensors: dict[str, torch.Tensor]
+    path: Path, params: MultitaskConfig, info: dict[str, Any], tensors: Tensors
 ) -> enc.TextEncoder:
     if params.encoder == "minilm" and info.get("trained") and (path / TOKENIZER).is_file():
         # fine-tuned: its own weights and (possibly trimmed) tokenizer; the package gives
         # only the shape
-        state = {k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")}
+        state = tensors.prefixed("encoder.")
         tokenizer = enc.tokenizer_from_json((path / TOKENIZER).read_text(encoding="utf-8"))
         encoder = enc.bert_encoder(
-            "minilm", tokenizer, enc.minilm_spec(), state, params.max_length, str(path / WEIGHTS)
+            "minilm", tokenizer, enc.minilm_spec(), state, params.max_length, str(tensors.file)
         )
         encoder.fingerprint = str(info.get("fingerprint", "minilm-fine-tuned"))
         encoder.eval()
@@ -262,10 +233,8 @@ def _load_encoder(
                 f"but the installed {enc.MINILM_PIP} has {encoder.fingerprint!r}"
             )
     else:
-        file = path / TOKENIZER
-        if not file.is_file():
-            raise ModelError(f"{path}: not a complete model directory ({TOKENIZER} is missing)")
-        tokenizer = enc.tokenizer_from_json(file.read_text(encoding="utf-8"))
+        require(path, TOKENIZER)
+        tokenizer = enc.tokenizer_from_json((path / TOKENIZER).read_text(encoding="utf-8"))
         encoder = enc.scratch(
             tokenizer,
             params.scratch_dim,
@@ -274,11 +243,8 @@ def _load_encoder(
             params.max_length,
         )
     if info.get("trained"):
-        state = {k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")}
-        try:
-            encoder.stack.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ModelError(f"{path / WEIGHTS}: encoder weights do not fit ({exc})") from exc
+        state = tensors.prefixed("encoder.")
+        load_module(encoder.stack, state, tensors.file, "encoder weights do not fit")
     encoder.eval()
     return encoder
 
