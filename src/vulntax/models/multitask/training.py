@@ -315,6 +315,7 @@ def run_epochs(
             plan = [mine[b * cfg.batch_size : (b + 1) * cfg.batch_size] for b in range(batches)]
         sums: dict[str, float] = {}
         total, done = 0.0, 0
+        epoch_started = last_log = time.perf_counter()
         first = start_batch if epoch == start_epoch else 0
         for b in range(first, len(plan)):
             rows = plan[b]
@@ -342,6 +343,13 @@ def run_epochs(
                 continue
             progress = ft.synced_progress(schedule, dist.world, dist.device)
             schedule.step(progress)
+            if dist.main and time.perf_counter() - last_log >= LOG_SECONDS:
+                last_log = time.perf_counter()
+                rate = done * cfg.batch_size * dist.world / max(1e-9, last_log - epoch_started)
+                log(
+                    f"  {label}: epoch {epoch + 1}, batch {b + 1}/{len(plan)}, loss "
+                    f"{total / done:.4f}, {rate:.1f} texts/s, {progress:.0%} of the budget"
+                )
             if progress >= 1.0:
                 stop = True
                 break
@@ -384,6 +392,9 @@ def run_epochs(
     return history
 
 
+LOG_SECONDS = 300.0  # a progress line this often during a long (fine-tuning) phase
+
+
 def _quiet(message: str) -> None:
     pass
 
@@ -395,13 +406,17 @@ def forward_all(
     pipeline.eval()
     chunks: list[dict[str, Any]] = []
     step = batch if pipeline.encoder is None else 64
+    order = np.arange(len(inputs))
+    if pipeline.encoder is not None and len(inputs) > step:
+        # texts of similar length together: little padding (≈1.5× faster on CPU)
+        order = np.argsort(_token_counts(pipeline.encoder, inputs), kind="stable")
     with torch.inference_mode():
         for start in range(0, len(inputs), step):
-            part = inputs[start : start + step]
+            rows = order[start : start + step]
             x = (
-                torch.as_tensor(np.asarray(part), device=device)
+                torch.as_tensor(np.asarray(inputs)[rows], device=device)
                 if pipeline.encoder is None
-                else list(part)
+                else [inputs[i] for i in rows]
             )
             out = pipeline(x)
             chunks.append({
@@ -413,14 +428,27 @@ def forward_all(
             })  # fmt: skip
     if not chunks:
         raise ValueError("no inputs")
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+
+    def join(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts)[back]
+
     return {
-        "cwe": np.concatenate([c["cwe"] for c in chunks]),
-        "levels": [np.concatenate([c["levels"][i] for c in chunks])
+        "cwe": join([c["cwe"] for c in chunks]),
+        "levels": [join([c["levels"][i] for c in chunks])
                    for i in range(len(chunks[0]["levels"]))],
-        "cvss": {m: np.concatenate([c["cvss"][m] for c in chunks]) for m in chunks[0]["cvss"]},
-        "capec": np.concatenate([c["capec"] for c in chunks]),
-        "attack": np.concatenate([c["attack"] for c in chunks]),
+        "cvss": {m: join([c["cvss"][m] for c in chunks]) for m in chunks[0]["cvss"]},
+        "capec": join([c["capec"] for c in chunks]),
+        "attack": join([c["attack"] for c in chunks]),
     }  # fmt: skip
+
+
+def _token_counts(encoder: TextEncoder, inputs: Any) -> np.ndarray:
+    if not isinstance(inputs[0], str):  # token ids already
+        return np.asarray([len(t) for t in inputs])
+    encodings = encoder.tokenizer.encode_batch(list(inputs), add_special_tokens=False)
+    return np.asarray([len(e.ids) for e in encodings])
 
 
 def new_pipeline(
