@@ -83,8 +83,11 @@ def test_job_writes_at_most_8_files_of_16_mib(
     assert 3 <= len(files) <= 8, [f.name for f in files]
     assert all(f.stat().st_size <= 16 * 2**20 for f in files)
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    # pre-training is configured: the job trains with and without it, keeps the better
+    assert set(result["variants"]) == {"no pre-training", "pre-trained"}
+    assert result["chosen"] in result["variants"]
     for split in ("validation", "test"):
-        figures = result["quick_figures"][split]
+        figures = result["variants"][result["chosen"]]["quick_figures"][split]
         assert 0.0 <= figures["cvss_mean"] <= 1.0
         assert set(figures["cvss_per_metric"]) == {"AV", "AC", "PR", "UI", "S", "C", "I", "A"}
     log = (out / "job.log").read_text(encoding="utf-8")
