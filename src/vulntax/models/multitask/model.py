@@ -34,6 +34,7 @@ from vulntax.models.base import (
 )
 from vulntax.models.calibration import fit_cvss_temperatures, fit_temperature, softmax
 from vulntax.models.multitask import encoders as enc
+from vulntax.models.multitask import quantize
 from vulntax.models.multitask.cache import cache_root, cached_embeddings
 from vulntax.models.multitask.config import MultitaskConfig
 from vulntax.models.multitask.hierarchy import Hierarchy
@@ -215,6 +216,7 @@ class MultitaskModel:
             tensors = load_file(str(weights_file))
         except (SafetensorError, OSError, ValueError) as exc:
             raise ModelError(f"{weights_file}: not a readable safetensors file ({exc})") from exc
+        tensors = quantize.maybe_dequantize(tensors, config, weights_file)  # int8 (quantize.py)
         info = saved.get("encoder", {})
         trained = bool(info.get("trained"))
         encoder = _load_encoder(path, params, info, tensors)
@@ -234,6 +236,7 @@ class MultitaskModel:
         pipeline.eval()
         if trained and pipeline.encoder is not None:
             encoder = pipeline.encoder
+        quantize.maybe_quantize_modules(encoder.stack if trained else None, config)  # int8
         temps = {str(k): float(v) for k, v in saved.get("temperatures", {}).items()}
         return cls(config, labels, params, hierarchy, encoder, pipeline, temps)
 
