@@ -68,14 +68,16 @@ class Decoding:
 class Predictor:
     def __init__(self, model: str | Path | None = None, data_dir: str | Path | None = None):
         from vulntax.models import load_model
+        from vulntax.models.named import resolve_model_dir, spelling
         from vulntax.taxonomy import load_catalog
 
+        folder = resolve_model_dir(model)  # None, a shipped model's name, or a directory
         self.model = load_model(model)
-        self.trust = _load_trust(self.model, model)
+        self.trust = _load_trust(self.model, folder)
         self.catalog = load_catalog(Path(data_dir) if data_dir else None)
         #: where the model and catalogs came from: Predictor(**source) loads the same again
         self.source: dict[str, str | None] = {
-            "model": None if model is None else str(model),
+            "model": spelling(model),
             "data_dir": None if data_dir is None else str(data_dir),
         }
         self.decoding = Decoding.from_config(self.model.config)
@@ -91,7 +93,7 @@ class Predictor:
         self._scores: dict[tuple[int, ...], Any] = {}  # CVSS value indices -> score
         from vulntax.predictor_heads import StackedHeads
 
-        self.heads = StackedHeads.load(model, self.model, self.catalog)
+        self.heads = StackedHeads.load(folder, self.model, self.catalog)
 
     # ------------------------------------------------------------------ public API
     def predict(self, text: str, id: str | None = None, metadata: Any = None) -> dict[str, Any]:

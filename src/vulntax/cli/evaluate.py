@@ -13,8 +13,12 @@ def register(app: typer.Typer) -> None:
 
 
 def evaluate(
-    model: Path = typer.Option(
-        None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."
+    model: str = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="A model directory, or a model shipped with vulntax by name: 'default' (the "
+        "default) or 'accurate' (where installed); ./NAME is the folder NAME.",
     ),
     dataset: Path = typer.Option(
         None,

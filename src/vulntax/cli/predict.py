@@ -32,8 +32,12 @@ def predict(
         "(CVE JSON 5 records enriched with a vulntax ADP container).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the prediction object as JSON."),
-    model: Path = typer.Option(
-        None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."
+    model: str = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="A model directory, or a model shipped with vulntax by name: 'default' (the "
+        "default) or 'accurate' (where installed); ./NAME is the folder NAME.",
     ),
     data_dir: str = typer.Option(
         None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
@@ -81,7 +85,7 @@ def predict(
 def _predict_file(
     path: Path,
     output: Path | None,
-    model: Path | None,
+    model: str | None,
     data_dir: str | None,
     batch_size: int,
     workers: int | None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 
@@ -14,8 +12,12 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, help="TCP port to listen on."),
-    model: Path = typer.Option(
-        None, "--model", "-m", help="A model directory (default: the model shipped with vulntax)."
+    model: str = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="A model directory, or a model shipped with vulntax by name: 'default' (the "
+        "default) or 'accurate' (where installed); ./NAME is the folder NAME.",
     ),
     data_dir: str = typer.Option(
         None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
@@ -80,7 +82,7 @@ def serve(
 
 
 def _serve_workers(
-    host: str, port: int, model: Path | None, data_dir: str | None, access_log: bool, workers: int
+    host: str, port: int, model: str | None, data_dir: str | None, access_log: bool, workers: int
 ) -> None:
     """uvicorn's supervisor over ``workers`` spawned processes (vulntax.server.workers)."""
     import os

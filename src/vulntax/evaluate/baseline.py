@@ -166,10 +166,10 @@ def from_model_dir(path: str | Path | None) -> Baseline | None:
     """
     import json
 
-    from vulntax.models import DEFAULT_MODEL_DIR
     from vulntax.models.base import METRICS
+    from vulntax.models.named import resolve_model_dir
 
-    file = (DEFAULT_MODEL_DIR if path is None else Path(path)) / METRICS
+    file = resolve_model_dir(path) / METRICS
     if not file.is_file():
         return None
     try:

@@ -87,8 +87,11 @@ def _missing(module: str) -> bool:
 
 
 def load_model(path: str | Path | None = None) -> Classifier:
-    """Load a saved model directory; ``None`` loads the default model shipped with vulntax."""
-    folder = DEFAULT_MODEL_DIR if path is None else Path(path)
+    """Load a saved model directory; ``None`` loads the default model shipped with vulntax,
+    and a shipped model's name (``"default"``, ``"accurate"``) that model (models/named.py)."""
+    from vulntax.models.named import resolve_model_dir
+
+    folder = resolve_model_dir(path)
     if not folder.is_dir():
         if path is None:
             raise ModelError(f"the default model is missing from this installation ({folder})")

@@ -26,6 +26,7 @@ from vulntax.errors import ModelError
 from vulntax.models.base import LABELS, Labels, ModelOutput
 from vulntax.models.calibration import fit_cvss_temperatures, fit_temperature, softmax
 from vulntax.models.multitask import encoders as enc
+from vulntax.models.multitask import quantize
 from vulntax.models.multitask.cache import cache_root, cached_embeddings
 from vulntax.models.multitask.config import MultitaskConfig
 from vulntax.models.multitask.hierarchy import Hierarchy
@@ -191,9 +192,13 @@ class MultitaskModel:
         section, params = section_params(saved, "multitask", MultitaskConfig)
         if hierarchy.classes != labels.cwe:
             raise ModelError(f"{path}: {HIERARCHY} and {LABELS} list different CWE classes")
+        weights = Tensors(  # an int8 model's weights come back as float32 (quantize.py)
+            saved.tensors.file,
+            quantize.maybe_dequantize(dict(saved.tensors), saved.config, saved.tensors.file),
+        )
         info = section.get("encoder", {})
         trained = bool(info.get("trained"))
-        encoder = _load_encoder(path, params, info, saved.tensors)
+        encoder = _load_encoder(path, params, info, weights)
         sizes = {
             "classes": len(labels.cwe),
             "levels": hierarchy.sizes(),
@@ -202,11 +207,12 @@ class MultitaskModel:
             "attack": len(labels.attack),
         }
         pipeline = new_pipeline(encoder.dim, sizes, params, encoder if trained else None, 0, "cpu")
-        weights, what = saved.tensors, "the weights do not fit the labels"
+        what = "the weights do not fit the labels"
         load_module(pipeline.net, weights.prefixed("net."), weights.file, what)
         pipeline.eval()
         if trained and pipeline.encoder is not None:
             encoder = pipeline.encoder
+        quantize.maybe_quantize_modules(encoder.stack if trained else None, saved.config)
         temps = temperatures(section)
         return cls(saved.config, labels, params, hierarchy, encoder, pipeline, temps)
 
