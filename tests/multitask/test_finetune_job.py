@@ -39,7 +39,7 @@ distillation_mode = "online"
 pretrain_steps = 2
 pretrain_batch_size = 8
 eval_rows = 40
-threads = 2
+threads = 1
 """
 # what the GPU machine does not have (or the job must not need)
 BLOCKED = ("cvss", "fastapi", "pydantic", "typer", "sklearn", "pyarrow", "uvicorn")
@@ -54,7 +54,9 @@ def job_results(
     root = tmp_path_factory.mktemp("gpu-job")
     config = root / "tiny.toml"
     config.write_text(TINY_FINETUNE, encoding="utf-8")
-    packed = pack(config, mini_dataset, root / "pack", data_dir, max_rows=200, log=lambda m: None)
+    packed = pack(
+        config, mini_dataset, root / "pack", data_dir, 200, lambda m: None, max_eval_rows=60
+    )
     code = (
         "import sys\n"
         f"for name in {BLOCKED!r}: sys.modules[name] = None\n"
@@ -62,7 +64,7 @@ def job_results(
         f"sys.exit(main(['--pack', {str(root / 'pack')!r}, '--out', {str(root / 'out')!r}]))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=900, cwd=REPO
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root / "pack", root / "out", packed
@@ -70,7 +72,7 @@ def job_results(
 
 def test_pack_is_small_and_trimmed(job_results: tuple[Path, Path, dict[str, Any]]) -> None:
     _, _, packed = job_results
-    assert packed["rows"]["train"] <= 200 and packed["rows"]["test"] <= 200
+    assert packed["rows"]["train"] <= 200 and packed["rows"]["test"] <= 60
     assert packed["vocabulary"] < 30522 // 4  # ~200 texts use a few thousand pieces
     assert sum(packed["bytes"].values()) < 64 * 2**20
 

@@ -36,9 +36,10 @@ def pack(
     data_dir: Path | None = None,
     max_rows: int | None = None,
     log: Any = print,
+    max_eval_rows: int | None = None,
 ) -> dict[str, Any]:
-    """Write a pack; returns its sizes. ``max_rows`` keeps the first N rows of each split
-    (a small pack for tests)."""
+    """Write a pack; returns its sizes. ``max_rows`` keeps the newest N training rows and
+    the first N of validation and test (``max_eval_rows`` if given): a small pack."""
     from safetensors.numpy import save
     from safetensors.torch import save_file
 
@@ -74,8 +75,9 @@ def pack(
         ),
         "test": load_examples(dataset, ["test"], data_cfg, training=False, sources=True),
     }
-    if max_rows is not None:
-        splits = {k: _head(v, max_rows) for k, v in splits.items()}
+    first = max_eval_rows if max_eval_rows is not None else max_rows
+    if first is not None:
+        splits = {k: _head(v, first) for k, v in splits.items()}
     classes = cwe_roll_up([g[0] for g in train.cwe_gold if g], catalog.cwe, data_cfg.cwe_min_count)
     meta = model_meta(config, dataset_dir, dataset, catalog)
     meta["dataset"]["packed_rows"] = max_rows
