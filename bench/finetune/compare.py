@@ -75,18 +75,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--model", action="append", required=True, help="NAME=DIR")
+    parser.add_argument("--model", action="append", default=[], help="NAME=DIR")
     parser.add_argument("--ensemble", default=None, help="A,B: compose models A and B")
     parser.add_argument("--splits", default="validation,test")
     parser.add_argument("--tag", default="run")
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="a finetune-*.json of an earlier run: its models"
+    )
     args = parser.parse_args()
     from vulntax.dataset.store import load_dataset
 
     dataset = load_dataset(args.dataset)
     models = dict(item.split("=", 1) for item in args.model)
     results: dict[str, Any] = {}
+    if args.reuse is not None:
+        results.update(json.loads(args.reuse.read_text(encoding="utf-8"))["results"])
     splits = args.splits.split(",")
     for name, folder in models.items():
+        if name in results:
+            continue
         results[name] = {s: evaluate(Path(folder), dataset, s, args.data_dir) for s in splits}
         print(name, json.dumps(results[name]["validation"]["all"]), flush=True)
     if args.ensemble:

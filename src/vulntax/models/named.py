@@ -26,7 +26,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 NAMED: dict[str, str] = {"default": "default_model", "accurate": "accurate_model"}
 _HOW = {
     "accurate": "it is installed with a vulntax release that ships it "
-    "(see docs/multitask.md); use the default model, or --model DIR",
+    "(see docs/finetune.md); use the default model, or --model DIR",
 }
 
 

@@ -261,6 +261,14 @@ def train_prepared(
     return model
 
 
+# settings that do not change what was trained so far: a run resumes across them (a longer
+# max_minutes stretches the schedule from where it stopped)
+NOT_KEY = frozenset(
+    {"threads", "max_minutes", "checkpoint_dir", "checkpoint_minutes", "eval_minutes",
+     "patience", "log_every"}
+)  # fmt: skip
+
+
 def _fine_tune_extras(
     cfg: MultitaskConfig,
     encoder: enc.TextEncoder,
@@ -297,7 +305,7 @@ def _fine_tune_extras(
             torch.as_tensor(attack_links, device=dist.device),
         )
     key = {
-        "params": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k != "threads"},
+        "params": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k not in NOT_KEY},
         "examples": meta.get("dataset", {}).get("examples_sha256"),
         "split": meta.get("dataset", {}).get("split"),
         "texts": len(texts),
