@@ -296,7 +296,8 @@ def run_epochs(
                 f"{start_batch}, {resumed['seconds']:.0f} s done)")  # fmt: skip
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    next_eval = cfg.eval_minutes * 60.0 if cfg.eval_minutes else math.inf
+    every = cfg.eval_minutes * 60.0 if cfg.eval_minutes else math.inf
+    next_eval = (schedule.elapsed() if fine else 0.0) + every  # after a resume too
     stop = early = False
     model.train()
     for epoch in range(start_epoch, epochs):
@@ -354,7 +355,7 @@ def run_epochs(
                 stop = True
                 break
             if stopper is not None and schedule.elapsed() >= next_eval:
-                next_eval += cfg.eval_minutes * 60.0
+                next_eval = schedule.elapsed() + every
                 early = stop = stopper.check(f"epoch {epoch + 1}, batch {b + 1}")
                 if stop:
                     break
