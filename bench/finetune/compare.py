@@ -38,21 +38,23 @@ METRICS = ("AV", "AC", "PR", "UI", "S", "C", "I", "A")
 def figures(report: dict[str, Any]) -> dict[str, Any]:
     """The table's figures from a harness report: all sources, NVD alone, baseline."""
     out: dict[str, Any] = {}
-    for scope in ("all", "nvd", "baseline"):
+    scopes = {
+        "all": ("overall", "model"),
+        "nvd": ("nvd", "model"),
+        "baseline": ("overall", "baseline"),
+        "nvd_baseline": ("nvd", "baseline"),
+    }
+    for scope, (where, who) in scopes.items():
         row: dict[str, Any] = {}
-        for _, head, key in ROWS:
+        for head in ("cwe", "cvss"):
             section = report[head]
-            if scope == "all":
-                value = section["overall"]["model"].get(key)
-            elif scope == "nvd":
-                value = section["by_source"].get("nvd", {}).get("model", {}).get(key)
-            else:
-                value = section["overall"]["baseline"].get(key)
-            row[f"{head}.{key}"] = value
-        cvss = report["cvss"]["overall"]["baseline" if scope == "baseline" else "model"]
-        if scope == "nvd":
-            cvss = report["cvss"]["by_source"].get("nvd", {}).get("model", cvss)
-        row["cvss.per_metric"] = cvss.get("accuracy")
+            part = section["overall"] if where == "overall" else section["by_source"].get(where, {})
+            values = part.get(who, {})
+            for _, h, key in ROWS:
+                if h == head:
+                    row[f"{head}.{key}"] = values.get(key)
+            if head == "cvss":
+                row["cvss.per_metric"] = values.get("accuracy")
         out[scope] = row
     summary = report.get("summary", {})
     out["attack_ctid_recall@5"] = summary.get("attack_ctid_recall@5", {}).get("model")
@@ -159,7 +161,7 @@ def table(results: dict[str, Any], splits: list[str]) -> str:
             ]
             for label, head, key in ROWS:
                 cells = [_fmt(results[n][split][scope][f"{head}.{key}"]) for n in names]
-                base = _fmt(results[names[0]][split]["baseline"][f"{head}.{key}"])
+                base = _fmt(results[names[0]][split][_base(scope)][f"{head}.{key}"])
                 lines.append(f"| {label} | " + " | ".join(cells) + f" | {base} |")
             for metric in METRICS:
                 cells = [
@@ -174,6 +176,10 @@ def table(results: dict[str, Any], splits: list[str]) -> str:
                 cells = [_fmt(results[n][split]["attack_ctid_recall@5"]) for n in names]
                 lines.append("| ATT&CK CTID recall@5 | " + " | ".join(cells) + " | |")
     return "\n".join(lines)
+
+
+def _base(scope: str) -> str:
+    return "baseline" if scope == "all" else "nvd_baseline"
 
 
 def _fmt(value: Any) -> str:
