@@ -12,9 +12,10 @@ import pytest
 
 from vulntax.errors import ModelError
 from vulntax.models import load_model
-from vulntax.models.distill import Mix, fit_distilled, mixed_targets, prepare, teacher_labels
+from vulntax.models.distill import Mix, fit_distilled, mixed_targets, prepare
 from vulntax.models.distill_run import Session, fit_and_save, model_meta, open_session
 from vulntax.models.linear import LinearModel
+from vulntax.models.teacher import teacher_labels
 from vulntax.predictor import Predictor
 
 TEXT = "SQL injection in the login form allows remote attackers to execute arbitrary SQL commands."
@@ -55,7 +56,7 @@ def test_distilled_model_is_a_normal_model_directory(
     config = json.loads((out / "config.json").read_text())
     assert config["distillation"]["mix"] == {
         "kind": "soft", "alpha": 0.5, "top_k": 3, "min_p": 0.05, "confidence": 0.5,
-        "heads": ["cwe", "cvss"],
+        "heads": ["cwe", "cvss"], "newest": None,
     }  # fmt: skip
     model = load_model(out)
     assert isinstance(model, LinearModel)
@@ -101,6 +102,8 @@ def test_mixed_targets_weights() -> None:
     fill = mixed_targets([0], [1], index, p, Mix("fill", 0.5, confidence=0.5))
     assert fill.rows.tolist() == [0, 1] and fill.y.tolist() == [1, 2]
     assert fill.weight is not None and fill.weight.tolist() == [1.0, 0.5]
+    recent = mixed_targets([0], [1], index, p, Mix("soft", 0.5, top_k=1, newest=1))
+    assert recent.rows.tolist() == [0, 2] and recent.y.tolist() == [1, 0]
 
 
 def test_teacher_labels_are_cached_as_safetensors(session: Session, tiny_model: Path) -> None:

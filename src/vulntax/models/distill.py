@@ -1,10 +1,10 @@
 """Distillation into the linear model: its heads fitted on a teacher's labels mixed with gold.
 
 Any saved vulntax model can teach (e.g. the fine-tuned ``multitask`` one): it labels every
-training description once (:func:`teacher_labels`, batched, cached in a safetensors file keyed
-by the teacher's files and the texts, so reruns are cheap), and the linear heads are then fitted
-as in :mod:`vulntax.models.linear_fit` (same tf-idf features, C values, pruning, temperatures,
-ATT&CK mapper) on a mixed training set (:func:`mixed_targets`), one of two kinds:
+training description once (:mod:`vulntax.models.teacher`: batched, cached in a safetensors file
+keyed by the teacher's files and the texts, so reruns are cheap), and the linear heads are then
+fitted as in :mod:`vulntax.models.linear_fit` (same tf-idf features, C values, pruning,
+temperatures, ATT&CK mapper) on a mixed training set (:func:`mixed_targets`), one of two kinds:
 
 * ``soft`` — every description once with its gold label, weight ``1 - alpha``, and once per
   teacher top-k label (mapped onto the student's CWE classes) with weight ``alpha * p``;
@@ -20,8 +20,6 @@ roll-up class or its nearest ancestor among them); otherwise a :class:`ModelErro
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,10 +30,8 @@ import numpy as np
 
 from vulntax.errors import ConfigError, ModelError, UnknownIdError
 from vulntax.models.linear import LinearConfig, LinearModel
+from vulntax.models.teacher import TOP_K, TeacherLabels
 from vulntax.taxonomy.cvss import BASE_METRICS, metric_values
-
-TOP_K = 10  # teacher CWE probabilities kept per description (the cache stores these only)
-BATCH = 512
 
 
 @dataclass(frozen=True)
@@ -48,6 +44,7 @@ class Mix:
     min_p: float = 0.05  # soft: teacher labels below this probability are left out
     confidence: float = 0.5  # fill: the teacher's top label is used from this probability
     heads: tuple[str, ...] = ("cwe", "cvss")  # the heads that learn from the teacher
+    newest: int | None = None  # teacher labels for the newest N training rows only (cost)
 
     def __post_init__(self) -> None:
         if self.kind not in ("soft", "fill"):
@@ -58,102 +55,12 @@ class Mix:
             raise ConfigError(f"distill: top_k must be in [1, {TOP_K}]")
         if not set(self.heads) <= {"cwe", "cvss"}:
             raise ConfigError("distill: heads must be among 'cwe', 'cvss'")
+        if self.newest is not None and self.newest < 1:
+            raise ConfigError("distill: newest must be at least 1")
 
     @property
     def name(self) -> str:
         return f"{self.kind}-{self.alpha:g}"
-
-
-@dataclass
-class TeacherLabels:
-    """A teacher's probabilities over N texts, in the teacher's label order."""
-
-    cwe_labels: list[str]
-    cwe_index: np.ndarray  # (N, TOP_K) int32 indices into cwe_labels, most probable first
-    cwe_p: np.ndarray  # (N, TOP_K) float32
-    cvss: dict[str, tuple[list[str], np.ndarray]]  # metric -> (values, (N, n_values))
-    teacher: str  # the teacher's fingerprint
-
-    def __len__(self) -> int:
-        return len(self.cwe_index)
-
-
-# ---------------------------------------------------------------------- the teacher
-def fingerprint(model_dir: str | Path) -> str:
-    """sha256 of a model directory's JSON and safetensors files (names and contents)."""
-    digest = hashlib.sha256()
-    folder = Path(model_dir)
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix in (".json", ".safetensors", ".gz"):
-            digest.update(path.name.encode())
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()
-
-
-def teacher_labels(
-    teacher_dir: str | Path,
-    texts: Sequence[str],
-    cache_dir: str | Path | None = None,
-    show_progress: bool = False,
-    log: Any = print,
-) -> TeacherLabels:
-    """The teacher's probabilities for ``texts``, read from ``cache_dir`` when already made."""
-    from safetensors.numpy import load_file, save_file
-
-    from vulntax.models import load_model
-    from vulntax.progress import progress
-
-    teacher = fingerprint(teacher_dir)
-    text_digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
-    key = hashlib.sha256(f"{teacher}:{text_digest}:{TOP_K}".encode()).hexdigest()[:20]
-    cached = Path(cache_dir) / f"teacher-{key}.safetensors" if cache_dir else None
-    if cached is not None and cached.is_file():
-        t = load_file(str(cached))
-        labels = json.loads(bytes(t["labels_json"]).decode())
-        log(f"teacher labels from the cache {cached}")
-        return TeacherLabels(
-            labels["cwe"],
-            t["cwe.index"],
-            t["cwe.p"],
-            {m: (labels["cvss"][m], t[f"cvss.{m}"]) for m in labels["cvss"]},
-            teacher,
-        )
-    model = load_model(teacher_dir)
-    n, k = len(texts), min(TOP_K, max(1, len(model.labels.cwe)))
-    cwe_index = np.zeros((n, TOP_K), dtype=np.int32)
-    cwe_p = np.zeros((n, TOP_K), dtype=np.float32)
-    cvss = {m: np.zeros((n, len(v)), dtype=np.float32) for m, v in model.labels.cvss.items()}
-    started = time.perf_counter()
-    with progress(show_progress) as bar:
-        task = bar.add_task("teacher labels", total=n)
-        for start in range(0, n, BATCH):
-            batch = list(texts[start : start + BATCH])
-            out, end = model.predict_batch(batch), start + len(batch)
-            if out.cwe is not None and len(model.labels.cwe):
-                top = np.argsort(-out.cwe, axis=1, kind="stable")[:, :k]
-                cwe_index[start:end, :k] = top
-                cwe_p[start:end, :k] = np.take_along_axis(out.cwe, top, axis=1)
-            for metric, probs in out.cvss.items():
-                if metric in cvss:
-                    cvss[metric][start:end] = probs
-            bar.advance(task, end - start)
-    log(f"teacher labelled {n:,} texts ({time.perf_counter() - started:.0f} s)")
-    labels_json = json.dumps({"cwe": model.labels.cwe, "cvss": model.labels.cvss})
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tensors: dict[str, np.ndarray] = {"cwe.index": cwe_index, "cwe.p": cwe_p}
-        tensors.update({f"cvss.{m}": cvss[m] for m in cvss})
-        tensors["labels_json"] = np.frombuffer(labels_json.encode(), dtype=np.uint8).copy()
-        save_file(tensors, str(cached), metadata={"teacher": str(teacher_dir), "n": str(n)})
-    return TeacherLabels(
-        list(model.labels.cwe),
-        cwe_index,
-        cwe_p,
-        {m: (list(v), cvss[m]) for m, v in model.labels.cvss.items()},
-        teacher,
-    )
 
 
 def cwe_mapping(
@@ -228,6 +135,9 @@ def mixed_targets(
     rows, y = np.asarray(gold_rows, dtype=np.int64), np.asarray(gold_y, dtype=np.int64)
     if not teach or mix.alpha == 0:
         return Targets(rows, y, None)
+    if mix.newest is not None:  # training rows are in date order: older ones are not taught
+        teacher_index = teacher_index.copy()
+        teacher_index[: max(0, len(teacher_index) - mix.newest)] = -1
     if mix.kind == "soft":
         k = mix.top_k
         idx, p = teacher_index[:, :k], teacher_p[:, :k]
@@ -419,5 +329,6 @@ def distill_meta(mix: Mix, teacher_dir: str | Path, teacher: TeacherLabels) -> d
             "min_p": mix.min_p,
             "confidence": mix.confidence,
             "heads": list(mix.heads),
+            "newest": mix.newest,
         },
     }

@@ -20,15 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from vulntax.errors import DatasetError
-from vulntax.models.distill import (
-    Mix,
-    Prepared,
-    TeacherLabels,
-    distill_meta,
-    fit_distilled,
-    prepare,
-    teacher_labels,
-)
+from vulntax.models.distill import Mix, Prepared, distill_meta, fit_distilled, prepare
+from vulntax.models.teacher import TeacherLabels, teacher_labels
 
 
 @dataclass
