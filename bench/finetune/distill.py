@@ -2,15 +2,19 @@
 
     python bench/finetune/distill.py --teacher runs/ft/model --dataset runs/dataset-p2 \\
         --data-dir ../shared/data --out /tmp/distill [--alpha 0.3 0.7] [--kinds soft fill] \\
-        [--newest 40000] [--test]
+        [--soft-alpha 0.3] [--fill-alpha 0.3 1.0] [--newest 50000] [--reuse] [--test]
 
 The teacher (any vulntax model directory) labels every training description once; the labels
 are cached under OUT/cache (keyed by the teacher's files and the texts), so a rerun with other
-alphas costs only the fits. For each kind and alpha (:class:`vulntax.models.distill.Mix`) a
-linear model directory is written to OUT/<kind>-<alpha>, beside OUT/plain (alpha 0: the plain
-linear fit, row for row), each evaluated on the calibration split (validation). The variant with
-the best mean of CWE strict top-1 and CVSS mean per-metric accuracy wins if it beats plain
-(ties keep plain); only with --test is the test split evaluated, for plain and the winner.
+alphas costs only the fits (--reuse keeps variants already fitted in OUT). For each kind and
+alpha (:class:`vulntax.models.distill.Mix`) a linear model directory is written to
+OUT/<kind>-<alpha>, beside OUT/plain (alpha 0: the plain linear fit, row for row), each
+evaluated on the calibration split (validation). Cost: a ``soft`` fit has about three rows per
+taught description and LinearSVC converges more slowly as alpha grows (full protocol 2, newest
+50,000 rows taught, 2 busy vCPUs: soft 0.3 took 8 min, soft 0.7 unfinished after 19);
+``fill`` adds at most one row per description lacking gold. The variant with the best mean of
+CWE strict top-1 and CVSS mean per-metric accuracy wins if it beats plain (ties keep plain);
+only with --test is the test split evaluated, for plain and the winner.
 Raw figures: bench/results/distill-<date>.json.
 """
 
@@ -69,6 +73,11 @@ def main() -> None:
     parser.add_argument("--config", default=str(REPO / "configs" / "linear.toml"))
     parser.add_argument("--alpha", type=float, nargs="+", default=[0.3, 0.7])
     parser.add_argument("--kinds", nargs="+", default=["soft", "fill"], choices=["soft", "fill"])
+    parser.add_argument("--soft-alpha", type=float, nargs="+", help="soft: instead of --alpha")
+    parser.add_argument("--fill-alpha", type=float, nargs="+", help="fill: instead of --alpha")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep variants whose OUT/<name> has the same mix"
+    )
     parser.add_argument("--heads", nargs="+", default=["cwe", "cvss"], choices=["cwe", "cvss"])
     parser.add_argument("--top-k", type=int, default=3, help="soft: teacher labels per text")
     parser.add_argument("--confidence", type=float, default=0.5, help="fill: from this p")
@@ -100,7 +109,7 @@ def main() -> None:
     prepare_seconds = round(time.perf_counter() - started, 1)
     mixes = {"plain": Mix("soft", 0.0)}
     for kind in args.kinds:
-        for alpha in args.alpha:
+        for alpha in getattr(args, f"{kind}_alpha") or args.alpha:
             mix = Mix(
                 kind,  # type: ignore[arg-type]
                 alpha,
@@ -112,6 +121,10 @@ def main() -> None:
             mixes[mix.name] = mix
     reports: dict[str, dict[str, Any]] = {}
     for name, mix in mixes.items():
+        if args.reuse and (reused := _fitted(out / name, session, mix)) is not None:
+            log(f"--- {name}: reusing {out / name}")
+            reports[name] = reused
+            continue
         log(f"--- {name}")
         reports[name] = fit_and_save(session, mix, out / name, log=log)
     summaries = {name: r["summary"] for name, r in reports.items()}
@@ -164,6 +177,20 @@ def main() -> None:
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(f"\nraw figures: {results}")
+
+
+def _fitted(folder: Path, session: Any, mix: Any) -> dict[str, Any] | None:
+    """The metrics of a variant fitted before with the same teacher, dataset and mix."""
+    from vulntax.models.distill import distill_meta
+
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        metrics: dict[str, Any] = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = config.get("distillation") == distill_meta(mix, session.teacher_dir, session.teacher)
+    sha = session.dataset.manifest["files"]["examples.parquet"]["sha256"]
+    return metrics if same and config["dataset"]["examples_sha256"] == sha else None
 
 
 if __name__ == "__main__":
