@@ -116,7 +116,8 @@ def fit_and_save(
 ) -> dict[str, Any]:
     """Fit ``mix``, save the model directory, evaluate it; returns ``metrics.json``'s content."""
     from vulntax.evaluate import evaluate_dataset
-    from vulntax.models.base import CARD, METRICS, write_json
+    from vulntax.models.base import CARD, METRICS
+    from vulntax.models.persistence import write_json
     from vulntax.predictor import Predictor
     from vulntax.train import model_card
 
