@@ -18,16 +18,17 @@ from .conftest import TINY
 def test_bucketed_batches_cover_every_row_once_with_little_padding() -> None:
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 128, size=1000)
-    batches = ft.bucketed_batches(lengths, 16, np.random.default_rng(1), 0, 1)
+    batches = ft.bucketed_batches(1000, lengths, 16, np.random.default_rng(1), 0, 1)
     rows = np.concatenate(batches)
     assert sorted(rows.tolist()) == list(range(1000))
     padded = sum(len(b) * lengths[b].max() for b in batches)
-    random = ft.bucketed_batches(None, 16, np.random.default_rng(1), 0, 1)
+    random = ft.bucketed_batches(1000, None, 16, np.random.default_rng(1), 0, 1)
+    assert sorted(np.concatenate(random).tolist()) == list(range(1000))
     padded_random = sum(len(b) * lengths[b].max() for b in random)
     assert padded < 0.75 * padded_random  # the point of bucketing
     # two processes: as many batches each, no row twice
-    a = ft.bucketed_batches(lengths, 16, np.random.default_rng(1), 0, 2)
-    b = ft.bucketed_batches(lengths, 16, np.random.default_rng(1), 1, 2)
+    a = ft.bucketed_batches(1000, lengths, 16, np.random.default_rng(1), 0, 2)
+    b = ft.bucketed_batches(1000, lengths, 16, np.random.default_rng(1), 1, 2)
     assert len(a) == len(b)
     assert not set(np.concatenate(a)) & set(np.concatenate(b))
 

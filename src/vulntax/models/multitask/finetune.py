@@ -40,11 +40,15 @@ CHUNK = 64  # batches per length-sorted chunk
 
 
 def bucketed_batches(
-    lengths: np.ndarray | None, batch_size: int, rng: np.random.Generator, rank: int, world: int
+    n: int,
+    lengths: np.ndarray | None,
+    batch_size: int,
+    rng: np.random.Generator,
+    rank: int,
+    world: int,
 ) -> list[np.ndarray]:
-    """One epoch's batches of row indices for process ``rank`` of ``world``; every process
-    gets the same number of batches. ``lengths=None``: plain random batches."""
-    n = len(lengths) if lengths is not None else 0
+    """One epoch's batches of the row indices 0..n-1 for process ``rank`` of ``world``; every
+    process gets the same number of batches. ``lengths=None``: plain random batches."""
     order = rng.permutation(n)
     if lengths is not None:
         span = batch_size * CHUNK

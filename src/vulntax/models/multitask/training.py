@@ -302,9 +302,9 @@ def run_epochs(
     model.train()
     for epoch in range(start_epoch, epochs):
         if fine and pipeline.encoder is not None:
-            lengths = extras.lengths if cfg.length_buckets else None
             plan = ft.bucketed_batches(
-                lengths if lengths is not None else np.zeros(n, dtype=np.int64),
+                n,
+                extras.lengths if cfg.length_buckets else None,
                 cfg.batch_size,
                 np.random.default_rng([seed, epoch]),
                 dist.rank,
