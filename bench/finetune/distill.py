@@ -105,6 +105,7 @@ def main() -> None:
         args.cache or out / "cache",
         show_progress=not args.quiet,
         log=log,
+        newest=args.newest,
     )
     prepare_seconds = round(time.perf_counter() - started, 1)
     mixes = {"plain": Mix("soft", 0.0)}

@@ -141,3 +141,23 @@ def test_teacher_over_other_labels_is_refused(
     other = teacher_labels(teacher, s.train.texts, None, log=_quiet)
     with pytest.raises(ModelError, match=message):
         prepare(s.config.params, s.train, s.calibration, s.prepared.classes, s.catalog, other)
+
+
+def test_a_teacher_limited_to_the_newest_rows_leaves_older_rows_untaught() -> None:
+    import numpy as np
+
+    from vulntax.models.distill_run import pad_front
+    from vulntax.models.teacher import TeacherLabels
+
+    labels = TeacherLabels(
+        ["CWE-79", "CWE-89"],
+        np.array([[1, 0]], dtype=np.int32),
+        np.array([[0.9, 0.1]], dtype=np.float32),
+        {"AV": (["N", "L"], np.array([[0.8, 0.2]], dtype=np.float32))},
+        "fingerprint",
+    )
+    padded = pad_front(labels, 3)
+    assert len(padded) == 4
+    assert not padded.cwe_p[:3].any() and not padded.cvss["AV"][1][:3].any()
+    assert padded.cwe_p[3].tolist() == pytest.approx([0.9, 0.1])
+    assert padded.cvss["AV"][0] == ["N", "L"]

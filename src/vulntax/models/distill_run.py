@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vulntax.errors import DatasetError
 from vulntax.models.distill import Mix, Prepared, distill_meta, fit_distilled, prepare
 from vulntax.models.teacher import TeacherLabels, teacher_labels
@@ -48,7 +50,10 @@ def open_session(
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
     log: Any = print,
+    newest: int | None = None,
 ) -> Session:
+    """``newest``: the teacher labels only the newest N training rows (the cost of a slow
+    teacher); older rows get zero probabilities, which neither kind of mix uses."""
     from vulntax.dataset.store import load_dataset
     from vulntax.models.data import cwe_roll_up, load_examples
     from vulntax.taxonomy import load_catalog
@@ -69,7 +74,10 @@ def open_session(
     )
     log(f"training on {len(train):,} examples, calibrating on {len(calibration):,}")
     classes = cwe_roll_up([g[0] for g in train.cwe_gold if g], catalog.cwe, data.cwe_min_count)
-    teacher = teacher_labels(teacher_dir, train.texts, cache_dir, show_progress, log)
+    first = max(0, len(train.texts) - newest) if newest else 0
+    teacher = teacher_labels(teacher_dir, train.texts[first:], cache_dir, show_progress, log)
+    if first:
+        teacher = pad_front(teacher, first)
     prepared = prepare(config.params, train, calibration, classes, catalog, teacher, log)
     return Session(
         config,
@@ -160,4 +168,19 @@ def _refit(
     prepared = prepare(s.config.params, refit, s.calibration, classes, s.catalog, teacher, log)
     return fit_distilled(
         meta, s.config.params, prepared, mix, refit, s.calibration, s.catalog, log, temperatures
+    )
+
+
+def pad_front(labels: Any, n: int) -> Any:
+    """``labels`` preceded by ``n`` rows of zero probability (rows the teacher did not label)."""
+    import dataclasses
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros((n, *a.shape[1:]), dtype=a.dtype), a])
+
+    return dataclasses.replace(
+        labels,
+        cwe_index=pad(labels.cwe_index),
+        cwe_p=pad(labels.cwe_p),
+        cvss={m: (values, pad(probs)) for m, (values, probs) in labels.cvss.items()},
     )
