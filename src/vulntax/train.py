@@ -142,8 +142,7 @@ def train_model(
             "note": "the figures were measured before the refit, which then also learnt "
             "from the evaluated split",
         }
-    write_json(out / METRICS, metrics)
-    (out / CARD).write_text(model_card(model.config, metrics, out), encoding="utf-8")
+    write_report(out, model.config, metrics)
     return metrics
 
 
@@ -185,9 +184,14 @@ def evaluate_saved(
     predictor = Predictor(folder, data_dir=data_dir)
     report = evaluate_dataset(predictor, load_dataset(dataset_dir), split, show_progress=False)
     metrics = {"split": split, **report}
+    write_report(folder, config, metrics)
+    return metrics
+
+
+def write_report(folder: Path, config: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """A model directory's ``metrics.json`` and its model card (``README.md``)."""
     write_json(folder / METRICS, metrics)
     (folder / CARD).write_text(model_card(config, metrics, folder), encoding="utf-8")
-    return metrics
 
 
 def model_card(config: dict[str, Any], metrics: dict[str, Any], path: Path) -> str:

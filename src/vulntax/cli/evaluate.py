@@ -7,19 +7,15 @@ from pathlib import Path
 
 import typer
 
+from vulntax.cli.options import MODEL_OPTION
+
 
 def register(app: typer.Typer) -> None:
     app.command()(evaluate)
 
 
 def evaluate(
-    model: str = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A model directory, or a model shipped with vulntax by name: 'default' (the "
-        "default) or 'accurate' (where installed); ./NAME is the folder NAME.",
-    ),
+    model: str = MODEL_OPTION,
     dataset: Path = typer.Option(
         None,
         "--dataset",

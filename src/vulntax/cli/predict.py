@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from vulntax.cli.options import MODEL_OPTION
+
 _INPUT_HELP = (
     "NVD 2.0 feed (.json/.json.gz), CVE JSON 5 records, or JSONL/CSV with id and description; "
     "the format is detected."
@@ -32,13 +34,7 @@ def predict(
         "(CVE JSON 5 records enriched with a vulntax ADP container).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the prediction object as JSON."),
-    model: str = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A model directory, or a model shipped with vulntax by name: 'default' (the "
-        "default) or 'accurate' (where installed); ./NAME is the folder NAME.",
-    ),
+    model: str = MODEL_OPTION,
     data_dir: str = typer.Option(
         None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
     ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from vulntax.cli.options import MODEL_OPTION
+
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
@@ -12,13 +14,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, help="TCP port to listen on."),
-    model: str = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A model directory, or a model shipped with vulntax by name: 'default' (the "
-        "default) or 'accurate' (where installed); ./NAME is the folder NAME.",
-    ),
+    model: str = MODEL_OPTION,
     data_dir: str = typer.Option(
         None, "--data-dir", help="Use this data folder's catalogs instead of the shipped snapshot."
     ),

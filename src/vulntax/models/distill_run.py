@@ -124,10 +124,8 @@ def fit_and_save(
 ) -> dict[str, Any]:
     """Fit ``mix``, save the model directory, evaluate it; returns ``metrics.json``'s content."""
     from vulntax.evaluate import evaluate_dataset
-    from vulntax.models.base import CARD, METRICS
-    from vulntax.models.persistence import write_json
     from vulntax.predictor import Predictor
-    from vulntax.train import model_card
+    from vulntax.train import write_report
 
     started = time.perf_counter()
     s, params = session, session.config.params
@@ -149,8 +147,7 @@ def fit_and_save(
             "note": "the figures were measured before the refit, which then also learnt "
             "from the evaluated split",
         }
-    write_json(out / METRICS, metrics)
-    (out / CARD).write_text(model_card(model.config, metrics, out), encoding="utf-8")
+    write_report(out, model.config, metrics)
     return metrics
 
 

@@ -310,13 +310,19 @@ def tokenizer_from_json(text: str) -> Any:
         raise ModelError(f"cannot read the saved tokenizer ({exc})") from exc
 
 
-def length_order(encoder: TextEncoder, texts: Sequence[str]) -> np.ndarray:
+def token_counts(encoder: TextEncoder, texts: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Tokens per text (at most ``max_length``); texts may be token-id arrays already."""
+    if len(texts) and not isinstance(texts[0], str):
+        counts = [len(t) for t in texts]
+    else:
+        encodings = encoder.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        counts = [len(e.ids) for e in encodings]
+    return np.minimum(np.asarray(counts, dtype=np.int64), encoder.max_length)
+
+
+def length_order(encoder: TextEncoder, texts: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Indices of ``texts`` by token count, so that batches pad little (≈2× faster)."""
-    lengths = [
-        min(len(e.ids), encoder.max_length)
-        for e in encoder.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-    ]
-    return np.argsort(np.asarray(lengths), kind="stable")
+    return np.argsort(token_counts(encoder, texts), kind="stable")
 
 
 def embed_all(

@@ -285,13 +285,7 @@ def _fine_tune_extras(
     """Token lengths (bucketed batches), the validation score (early stopping), the run's
     identity (checkpoints) and, for online distillation, the catalog links on the device."""
     capec_links, attack_links, attack_labels = links
-    if texts and not isinstance(texts[0], str):  # token ids already (a packed job)
-        counts = [len(t) for t in texts]
-    else:
-        counts = [
-            len(e.ids) for e in encoder.tokenizer.encode_batch(texts, add_special_tokens=False)
-        ]
-    lengths = np.minimum(np.asarray(counts, dtype=np.int64), encoder.max_length)
+    lengths = enc.token_counts(encoder, texts)  # texts or a packed job's token ids
     score = None
     if cfg.eval_rows and calibration is not None and len(calibration):
         score = validation_score(

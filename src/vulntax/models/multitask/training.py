@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from vulntax.models.multitask import losses
 from vulntax.models.multitask.config import MultitaskConfig
-from vulntax.models.multitask.encoders import TextEncoder
+from vulntax.models.multitask.encoders import TextEncoder, length_order
 from vulntax.models.multitask.heads import MultitaskNet
 from vulntax.models.multitask.hierarchy import Hierarchy, path_log_scores
 from vulntax.models.multitask.targets import Targets
@@ -410,7 +410,7 @@ def forward_all(
     order = np.arange(len(inputs))
     if pipeline.encoder is not None and len(inputs) > step:
         # texts of similar length together: little padding (≈1.5× faster on CPU)
-        order = np.argsort(_token_counts(pipeline.encoder, inputs), kind="stable")
+        order = length_order(pipeline.encoder, inputs)
     with torch.inference_mode():
         for start in range(0, len(inputs), step):
             rows = order[start : start + step]
@@ -443,13 +443,6 @@ def forward_all(
         "capec": join([c["capec"] for c in chunks]),
         "attack": join([c["attack"] for c in chunks]),
     }  # fmt: skip
-
-
-def _token_counts(encoder: TextEncoder, inputs: Any) -> np.ndarray:
-    if not isinstance(inputs[0], str):  # token ids already
-        return np.asarray([len(t) for t in inputs])
-    encodings = encoder.tokenizer.encode_batch(list(inputs), add_special_tokens=False)
-    return np.asarray([len(e.ids) for e in encodings])
 
 
 def new_pipeline(
