@@ -22,3 +22,17 @@ def client(predictor: Predictor) -> Iterator[TestClient]:
     """The app with its lifespan running (the micro-batcher started)."""
     with TestClient(create_app(predictor), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def descriptions(data_dir: Path) -> list[str]:
+    """English descriptions of 100 real NVD records."""
+    from vulntax.ingest import read_records
+    from vulntax.records import IngestReport
+
+    texts = []
+    for record in read_records([data_dir / "nvd" / "nvdcve-2.0-2022.json.gz"], IngestReport()):
+        texts.append(record.description)
+        if len(texts) == 100:
+            break
+    return texts

@@ -17,20 +17,6 @@ from vulntax.server.process import PredictionProcess
 
 
 @pytest.fixture(scope="module")
-def descriptions(data_dir: Path) -> list[str]:
-    """English descriptions of 100 real NVD records."""
-    from vulntax.ingest import read_records
-    from vulntax.records import IngestReport
-
-    texts = []
-    for record in read_records([data_dir / "nvd" / "nvdcve-2.0-2022.json.gz"], IngestReport()):
-        texts.append(record.description)
-        if len(texts) == 100:
-            break
-    return texts
-
-
-@pytest.fixture(scope="module")
 def process(tiny_model: Path) -> Iterator[PredictionProcess]:
     worker = PredictionProcess(tiny_model)
     yield worker

@@ -23,6 +23,7 @@ from vulntax.predictor import MAX_TEXT
 from vulntax.server import handlers, schemas
 from vulntax.server.batching import MicroBatcher, PredictBatch
 from vulntax.server.bodylimit import BodySizeLimit
+from vulntax.server.fastpath import FastPredict
 from vulntax.server.routes import Service, router
 
 if TYPE_CHECKING:
@@ -58,12 +59,16 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     batch_items: int = BATCH_ITEMS,
     predict_batch: PredictBatch | None = None,
+    fast_path: bool = True,
 ) -> FastAPI:
     """The service over ``predictor`` (loaded once, shared by every request).
 
     ``predictor=None`` builds the app for its OpenAPI schema only: routes that need
     the model answer 503. ``predict_batch`` predicts instead of ``predictor`` (e.g. a
     :class:`~vulntax.server.process.PredictionProcess` over the same model).
+    ``fast_path=False`` sends every request through FastAPI, also the plain single
+    prediction that :class:`~vulntax.server.fastpath.FastPredict` answers otherwise (the
+    same bytes; kept for the test that compares both).
     """
     limits = schemas.Limits(
         max_body_bytes=max_body_bytes,
@@ -94,6 +99,8 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
     )
+    if fast_path:  # inside the size limit: it sees only bodies within it
+        app.add_middleware(FastPredict)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     handlers.install(app)
     app.include_router(router)
