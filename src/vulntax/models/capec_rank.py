@@ -61,23 +61,35 @@ class CapecRanker:
     coef: np.ndarray  # (len(FEATURES),) float32
     bias: float
     top_cwe: int = 3
-    _texts_t: dict[str, Any] | None = None
+    _texts_t: Any = None  # CSR (F, len(TEXTS) * n_capec), made at first use
 
     def features(self, x: Any, cwe: np.ndarray, links: Any) -> tuple[np.ndarray, np.ndarray]:
         """Candidate mask (B, P) and features (B, P, len(FEATURES))."""
         top = np.argsort(-cwe, axis=1)[:, : self.top_cwe]  # (B, k)
         link_p = np.asarray(links.T.dot(cwe.T).T, dtype=np.float32)  # (B, P)
-        candidate = np.zeros(link_p.shape, dtype=bool)
-        for j in range(top.shape[1]):
-            candidate |= links[top[:, j]].toarray() > 0
+        batch, k = top.shape
+        n_capec = link_p.shape[1]
+        # one sparse row selection for the k classes of every row (scipy's per-call cost
+        # dominates the small batches of the service)
+        candidate = (links[top.ravel()].toarray() > 0).reshape(batch, k, n_capec).any(axis=1)
         on_line = self.line[top[:, 0]].toarray().astype(np.float32)  # (B, P)
         candidate |= on_line > 0
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
         xn = x.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
-        if self._texts_t is None:  # (F, P) CSR per text, made once
-            self._texts_t = {t: self.texts[t].T.tocsr() for t in TEXTS}
-        sims = [np.asarray((xn @ self._texts_t[t]).toarray(), dtype=np.float32) for t in TEXTS]
-        feats = np.stack([link_p, np.log(link_p + 1e-4), on_line, *sims], axis=2)
+        if self._texts_t is None:  # (F, len(TEXTS) * P) CSR, the texts side by side, made once
+            from scipy.sparse import hstack
+
+            self._texts_t = hstack([self.texts[t].T for t in TEXTS], format="csr")
+        sims = np.asarray((xn @ self._texts_t).toarray(), dtype=np.float32)
+        feats = np.concatenate(
+            [
+                link_p[:, :, None],
+                np.log(link_p + 1e-4)[:, :, None],
+                on_line[:, :, None],
+                sims.reshape(batch, len(TEXTS), n_capec).transpose(0, 2, 1),
+            ],
+            axis=2,
+        )
         return candidate, feats
 
     def probabilities(self, x: Any, cwe: np.ndarray, links: Any) -> np.ndarray:
