@@ -53,7 +53,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("pool / IPC", ("multiprocessing", "concurrent/futures", "pickle")),
     ("start-up", ("<module>", "importlib", "load_model", "load_catalog", "Predictor.__init__")),
     ("HTTP validation", ("pydantic", "fastapi/_compat", "fastapi/dependencies")),
-    ("HTTP framework", ("fastapi", "starlette", "bodylimit", "routes.py", "handlers.py")),
+    (
+        "HTTP framework",
+        ("fastapi", "starlette", "bodylimit", "fastpath.py", "routes.py", "handlers.py"),
+    ),
     ("HTTP server", ("uvicorn", "h11", "httptools")),
     ("event loop", ("asyncio", "uvloop", "selectors", "batching.py")),
     ("threads", ("threading.py",)),
@@ -203,7 +206,7 @@ def profile_http(out: Path, raw_dir: Path, seconds: float, rate: int) -> str:
         )
         spied.start()
         time.sleep(0.5)
-        settings = SimpleNamespace(max_requests=10**9, batch_size=1)
+        settings = SimpleNamespace(max_requests=10**9, batch_size=1, client="raw")
         result = asyncio.run(load._cell(server.url, texts, "single", 8, seconds, settings))
         spied.join()
     stacks = read_raw(raw)
@@ -219,13 +222,22 @@ def main() -> None:
     parser.add_argument("--raw", default="runs/profile", help="folder for the raw stacks (.txt)")
     parser.add_argument("--seconds", type=float, default=10.0, help="HTTP profile length")
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("batch", "http"),
+        default=["batch", "http"],
+        help="what to profile (default: both)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     raw = Path(args.raw)
     for folder in (out, raw):
         folder.mkdir(parents=True, exist_ok=True)
-    print(profile_batch(args.dataset, out, raw, args.rate), end="\n\n")
-    print(profile_http(out, raw, args.seconds, args.rate), end="\n\n")
+    if "batch" in args.parts:
+        print(profile_batch(args.dataset, out, raw, args.rate), end="\n\n")
+    if "http" in args.parts:
+        print(profile_http(out, raw, args.seconds, args.rate), end="\n\n")
     print(
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.2f}; wrote {out}/profile-{{batch,http}}.png, "
