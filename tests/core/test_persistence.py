@@ -114,6 +114,29 @@ def test_shipped_model_and_its_heads_are_rewritten_byte_for_byte(tmp_path: Path)
     _assert_same_output(load_model(src).predict_batch(TEXTS), load_model(out).predict_batch(TEXTS))
 
 
+def test_a_model_loaded_with_its_heads_saves_a_copy_that_loads(tmp_path: Path) -> None:
+    from vulntax.models.linear import LinearModel
+
+    model = LinearModel.load(DEFAULT_MODEL_DIR)
+    assert model.labels.attack != model.own_labels.attack  # the learnt head widened them
+    model.save(tmp_path / "copy")
+    names = _assert_same_files(tmp_path / "copy", DEFAULT_MODEL_DIR)
+    assert names == [
+        "attack.json",
+        "attack.safetensors",
+        "capec_rank.json",
+        "capec_rank.safetensors",
+        "config.json",
+        "labels.json",
+        "vocabulary.json.gz",
+        "weights.safetensors",
+    ]
+    again = LinearModel.load(tmp_path / "copy")
+    _assert_same_output(model.predict_batch(TEXTS), again.predict_batch(TEXTS))
+    again.save(tmp_path / "copy")  # onto itself: nothing to copy, the same files
+    assert _assert_same_files(tmp_path / "copy", DEFAULT_MODEL_DIR) == names
+
+
 def _truncate(file: Path) -> None:
     file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,8 @@ class LinearModel:
         self._pillar = cwe_pillar  # (n_cwe, n_pillars): the mapper's CWE features
         self.attack_head: Any = None  # optional extra heads (vulntax.models.extras)
         self.capec_ranker: Any = None
+        self.own_labels = labels  # the label lists the tensors fit (attach() widens .labels)
+        self.heads_from: Path | None = None  # the directory the extra heads came from
 
     # ------------------------------------------------------------------ prediction
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
@@ -271,7 +274,12 @@ class LinearModel:
             with gzip.open(file, "wt", encoding="utf-8") as handle:
                 json.dump(self.terms, handle, ensure_ascii=False, separators=(",", ":"))
 
-        write_model(path, self.config, self.labels, tensors, {VOCABULARY: vocabulary})
+        write_model(path, self.config, self.own_labels, tensors, {VOCABULARY: vocabulary})
+        from vulntax.models.extras import head_files
+
+        if self.heads_from is not None and self.heads_from.resolve() != path.resolve():
+            for name in head_files(self):  # the extra heads, as they were loaded
+                shutil.copyfile(self.heads_from / name, path / name)
 
     @classmethod
     def load(cls, path: Path, extras: bool = True) -> LinearModel:
