@@ -24,15 +24,20 @@ def client(predictor: Predictor) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture(scope="session")
-def descriptions(data_dir: Path) -> list[str]:
-    """English descriptions of 100 real NVD records."""
+def nvd_descriptions(data_dir: Path, year: int, count: int) -> list[str]:
+    """English descriptions of the first ``count`` records of one year's NVD feed."""
     from vulntax.ingest import read_records
     from vulntax.records import IngestReport
 
     texts = []
-    for record in read_records([data_dir / "nvd" / "nvdcve-2.0-2022.json.gz"], IngestReport()):
+    for record in read_records([data_dir / "nvd" / f"nvdcve-2.0-{year}.json.gz"], IngestReport()):
         texts.append(record.description)
-        if len(texts) == 100:
+        if len(texts) == count:
             break
     return texts
+
+
+@pytest.fixture(scope="session")
+def descriptions(data_dir: Path) -> list[str]:
+    """English descriptions of 100 real NVD records."""
+    return nvd_descriptions(data_dir, 2022, 100)

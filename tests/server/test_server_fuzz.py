@@ -29,6 +29,8 @@ from vulntax.server.app import create_app
 from vulntax.taxonomy.cvss import VECTOR_PATTERN, score
 from vulntax.text import USABLE_TEXT_PATTERN, model_input
 
+from .conftest import nvd_descriptions
+
 EXAMPLES = 60  # per operation and generation mode
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,15 +80,7 @@ def test_api_keeps_its_documented_contract(api: Any, label: str, mode: Generatio
 @pytest.fixture(scope="module")
 def real_texts(data_dir: Path) -> list[str]:
     """English descriptions of 2,000 real NVD records."""
-    from vulntax.ingest import read_records
-    from vulntax.records import IngestReport
-
-    texts = []
-    for record in read_records([data_dir / "nvd" / "nvdcve-2.0-2021.json.gz"], IngestReport()):
-        texts.append(record.description)
-        if len(texts) == 2000:
-            break
-    return texts
+    return nvd_descriptions(data_dir, 2021, 2000)
 
 
 def test_usable_text_pattern_is_what_the_predictor_accepts(real_texts: list[str]) -> None:
