@@ -169,7 +169,7 @@ def table(results: dict[str, Any], splits: list[str]) -> str:
                     for n in names
                 ]
                 base = _fmt(
-                    (results[names[0]][split]["baseline"]["cvss.per_metric"] or {}).get(metric)
+                    (results[names[0]][split][_base(scope)]["cvss.per_metric"] or {}).get(metric)
                 )
                 lines.append(f"| CVSS {metric} | " + " | ".join(cells) + f" | {base} |")
             if scope == "all":
