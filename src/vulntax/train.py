@@ -70,6 +70,31 @@ def load_config(path: str | Path | None) -> TrainConfig:
     return parse_config(read_config_file(path) if path else {})
 
 
+def training_data(
+    data: DataConfig, dataset_dir: str | Path, data_dir: str | Path | None, log: Any = print
+) -> tuple[Any, Any, Any, Any]:
+    """(dataset, catalog, training examples, calibration examples) for a fit.
+
+    The dataset must have been built with the catalogs in use (else a DatasetError).
+    """
+    from vulntax.dataset.store import load_dataset
+    from vulntax.taxonomy import load_catalog
+
+    dataset = load_dataset(dataset_dir)
+    catalog = load_catalog(Path(data_dir) if data_dir else None)
+    if dataset.manifest.get("catalog") != dict(catalog.versions):
+        raise DatasetError(
+            f"the dataset was built with catalogs {dataset.manifest.get('catalog')} but the "
+            f"catalog in use is {dict(catalog.versions)}; pass --data-dir with the same catalogs"
+        )
+    train = load_examples(dataset, data.train_splits, data, training=True)
+    calibration = load_examples(
+        dataset, [data.calibration_split], data, training=False, sources=True
+    )
+    log(f"training on {len(train):,} examples, calibrating on {len(calibration):,}")
+    return dataset, catalog, train, calibration
+
+
 def train_model(
     config: TrainConfig,
     dataset_dir: str | Path,
@@ -78,25 +103,12 @@ def train_model(
     log: Any = print,
 ) -> dict[str, Any]:
     """Train, save and evaluate; returns the metrics written to ``metrics.json``."""
-    from vulntax.dataset.store import load_dataset
     from vulntax.evaluate import evaluate_dataset
     from vulntax.models import model_class
     from vulntax.predictor import Predictor
-    from vulntax.taxonomy import load_catalog
 
     started = time.perf_counter()
-    dataset = load_dataset(dataset_dir)
-    catalog = load_catalog(Path(data_dir) if data_dir else None)
-    if dataset.manifest.get("catalog") != dict(catalog.versions):
-        raise DatasetError(
-            f"the dataset was built with catalogs {dataset.manifest.get('catalog')} but the "
-            f"catalog in use is {dict(catalog.versions)}; pass --data-dir with the same catalogs"
-        )
-    train = load_examples(dataset, config.data.train_splits, config.data, training=True)
-    calibration = load_examples(
-        dataset, [config.data.calibration_split], config.data, training=False, sources=True
-    )
-    log(f"training on {len(train):,} examples, calibrating on {len(calibration):,}")
+    dataset, catalog, train, calibration = training_data(config.data, dataset_dir, data_dir, log)
     first_labels = [g[0] for g in train.cwe_gold if g]
     classes = cwe_roll_up(first_labels, catalog.cwe, config.data.cwe_min_count)
 

@@ -54,25 +54,13 @@ def open_session(
 ) -> Session:
     """``newest``: the teacher labels only the newest N training rows (the cost of a slow
     teacher); older rows get zero probabilities, which neither kind of mix uses."""
-    from vulntax.dataset.store import load_dataset
-    from vulntax.models.data import cwe_roll_up, load_examples
-    from vulntax.taxonomy import load_catalog
+    from vulntax.models.data import cwe_roll_up
+    from vulntax.train import training_data
 
     if config.kind != "linear":
         raise DatasetError(f"distillation fits a linear model, not {config.kind!r}")
-    dataset = load_dataset(dataset_dir)
-    catalog = load_catalog(Path(data_dir) if data_dir else None)
-    if dataset.manifest.get("catalog") != dict(catalog.versions):
-        raise DatasetError(
-            f"the dataset was built with catalogs {dataset.manifest.get('catalog')} but the "
-            f"catalog in use is {dict(catalog.versions)}; pass --data-dir with the same catalogs"
-        )
     data = config.data
-    train = load_examples(dataset, data.train_splits, data, training=True)
-    calibration = load_examples(
-        dataset, [data.calibration_split], data, training=False, sources=True
-    )
-    log(f"training on {len(train):,} examples, calibrating on {len(calibration):,}")
+    dataset, catalog, train, calibration = training_data(data, dataset_dir, data_dir, log)
     classes = cwe_roll_up([g[0] for g in train.cwe_gold if g], catalog.cwe, data.cwe_min_count)
     first = max(0, len(train.texts) - newest) if newest else 0
     teacher = teacher_labels(teacher_dir, train.texts[first:], cache_dir, show_progress, log)
