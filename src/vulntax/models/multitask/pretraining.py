@@ -15,7 +15,9 @@ pre-training objective of the design, acts on the heads and is in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,10 +38,16 @@ class _PretrainHeads(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab))
         self.category = nn.Linear(dim, max(1, n_categories))
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, chosen: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(vocabulary logits of the ``chosen`` positions only, (K, V); category logits).
+
+        Decoding only the masked positions (15 %) instead of all B×T of them saves most of
+        a step's memory and time: 32 × 128 × 30,522 floats are 0.5 GB."""
         states = self.encoder.stack(ids, mask)  # (B, T, D)
         words = self.encoder.stack.embeddings.word_embeddings.weight  # (V, D), tied decoder
-        token_logits = self.transform(states) @ words.T + self.bias  # (B, T, V)
+        token_logits = self.transform(states[chosen]) @ words.T + self.bias  # (K, V)
         return token_logits, self.category(mean_pool(states, mask))
 
 
@@ -65,6 +73,16 @@ def mask_tokens(
     swap = chosen & (roll >= 0.8) & (roll < 0.9)
     corrupted[swap] = random_tokens[swap]
     return corrupted, targets
+
+
+def warmup_cosine(step: int, steps: int) -> float:
+    """The learning-rate factor at ``step`` of ``steps``: a linear warm-up over the first
+    10 % (at least one step), then a cosine decay towards 0. (torch's OneCycleLR divides by
+    zero for some step counts, 10 among them.)"""
+    warm = max(1, round(0.1 * steps))
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warm + 1) / max(1, steps - warm + 1)))
 
 
 def pretrain(
@@ -93,9 +111,7 @@ def pretrain(
     model: nn.Module = wrap(heads) if wrap is not None else heads
     device = next(encoder.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=max(steps, 2), pct_start=0.1
-    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(warmup_cosine, steps=steps))
     generator = torch.Generator().manual_seed(seed + rank)
     rng = np.random.default_rng(seed)
     cats = torch.as_tensor(categories, dtype=torch.long)
@@ -108,9 +124,14 @@ def pretrain(
         corrupted, targets = mask_tokens(
             ids, mask, special, int(special[4]), vocab, mask_rate, generator
         )
-        token_logits, category_logits = model(corrupted.to(device), mask.to(device))
-        mlm = F.cross_entropy(
-            token_logits.reshape(-1, vocab), targets.to(device).reshape(-1), ignore_index=-100
+        chosen = targets >= 0
+        token_logits, category_logits = model(
+            corrupted.to(device), mask.to(device), chosen.to(device)
+        )
+        mlm = (
+            F.cross_entropy(token_logits, targets[chosen].to(device))
+            if bool(chosen.any())
+            else token_logits.sum() * 0.0
         )
         target_cats = cats[rows].to(device)
         aux = (
