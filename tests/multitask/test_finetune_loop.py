@@ -109,3 +109,33 @@ def test_early_stopping_keeps_the_best_weights() -> None:
     assert stopper.check("d")  # two scores without gain
     stopper.restore()
     assert float(layer.weight) == 7.0
+
+
+def test_a_resumed_run_does_not_pre_train_again(
+    mini_dataset: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    params = {
+        "pretrain_steps": 4,
+        "checkpoint_dir": str(tmp_path / "ckpt"),
+        "epochs": 2,
+        "progressive_epochs": 1,
+        "teacher_epochs": 1,
+    }
+    first_log: list[str] = []
+    _fit(mini_dataset, data_dir, params, first_log.append)
+    assert any("pre-training the encoder: 4 steps" in line for line in first_log), first_log
+    saved = tmp_path / "ckpt" / "pretrained-encoder.safetensors"
+    assert saved.is_file()
+    again_log: list[str] = []
+    _fit(mini_dataset, data_dir, {**params, "max_minutes": 5.0}, again_log.append)
+    assert any("pre-trained weights read from" in line for line in again_log), again_log
+    assert not any("pre-training the encoder" in line for line in again_log)
+    # a damaged file is not an error: the encoder is pre-trained again
+    saved.write_bytes(b"not safetensors")
+    damaged_log: list[str] = []
+    _fit(mini_dataset, data_dir, params, damaged_log.append)
+    assert any("pre-training the encoder: 4 steps" in line for line in damaged_log)
+    # other pre-training settings are another run
+    other_log: list[str] = []
+    _fit(mini_dataset, data_dir, {**params, "pretrain_steps": 5}, other_log.append)
+    assert any("pre-training the encoder: 5 steps" in line for line in other_log)

@@ -147,27 +147,20 @@ def train_prepared(
 
     # 2. encoder (and its pre-training)
     encoder = encoder if encoder is not None else _encoder(cfg, texts, seed, say)
+    if cfg.checkpoint_dir is None and os.environ.get("VULNTAX_CHECKPOINT_DIR"):
+        cfg = _replace(cfg, checkpoint_dir=os.environ["VULNTAX_CHECKPOINT_DIR"])
     if cfg.pretrain_steps:
-        from vulntax.models.multitask.pretraining import pretrain
+        from vulntax.models.multitask import pretraining as pt
 
         pillars = np.where(hard.cwe >= 0, hard.levels[:, 0] - 1, -1)
-        say(f"pre-training the encoder: {cfg.pretrain_steps} steps (MLM + CWE pillar)")
-        pretrain(
-            encoder,
-            texts,
-            pillars,
-            len(hierarchy.levels[0]),
-            cfg.pretrain_steps,
-            cfg.pretrain_batch_size,
-            cfg.pretrain_lr,
-            cfg.pretrain_mask_rate,
-            cfg.pretrain_aux_weight,
-            seed,
-            say,
-            ddp_wrap(dist),
-            dist.rank,
-            dist.world,
-        )
+        key = {**run_key(cfg, meta, texts), "world": dist.world}
+        if pt.load_checkpoint(encoder, cfg.checkpoint_dir, key):
+            say(f"pre-training: the encoder's pre-trained weights read from {cfg.checkpoint_dir}")
+        else:
+            say(f"pre-training the encoder: {cfg.pretrain_steps} steps (MLM + CWE pillar)")
+            _pretrain(encoder, texts, pillars, hierarchy, cfg, seed, say, dist)
+            if dist.main:
+                pt.save_checkpoint(encoder, cfg.checkpoint_dir, key)
     trainable = cfg.trainable_encoder
     inputs: Any = (
         texts
@@ -190,8 +183,6 @@ def train_prepared(
 
     extras = Extras()
     if trainable:
-        if cfg.checkpoint_dir is None and os.environ.get("VULNTAX_CHECKPOINT_DIR"):
-            cfg = _replace(cfg, checkpoint_dir=os.environ["VULNTAX_CHECKPOINT_DIR"])
         extras = _fine_tune_extras(
             cfg, encoder, texts, calibration, cwe_classes, hierarchy, cvss_labels, meta, seed,
             dist, (capec_links, attack_links, attack_labels),
@@ -298,13 +289,38 @@ def _fine_tune_extras(
             torch.as_tensor(capec_links, device=dist.device),
             torch.as_tensor(attack_links, device=dist.device),
         )
-    key = {
+    key = run_key(cfg, meta, texts)
+    return Extras(lengths=lengths, score=score, checkpoint_key=key, online_links=online)
+
+
+def run_key(cfg: MultitaskConfig, meta: dict[str, Any], texts: Any) -> dict[str, Any]:
+    """What identifies a training run for its checkpoints: the settings that change what is
+    trained, the dataset's examples and split, the number of texts."""
+    return {
         "params": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k not in NOT_KEY},
         "examples": meta.get("dataset", {}).get("examples_sha256"),
         "split": meta.get("dataset", {}).get("split"),
         "texts": len(texts),
     }
-    return Extras(lengths=lengths, score=score, checkpoint_key=key, online_links=online)
+
+
+def _pretrain(
+    encoder: enc.TextEncoder,
+    texts: Any,
+    pillars: np.ndarray,
+    hierarchy: Hierarchy,
+    cfg: MultitaskConfig,
+    seed: int,
+    say: Any,
+    dist: Dist,
+) -> None:
+    from vulntax.models.multitask.pretraining import pretrain
+
+    pretrain(
+        encoder, texts, pillars, len(hierarchy.levels[0]), cfg.pretrain_steps,
+        cfg.pretrain_batch_size, cfg.pretrain_lr, cfg.pretrain_mask_rate,
+        cfg.pretrain_aux_weight, seed, say, ddp_wrap(dist), dist.rank, dist.world,
+    )  # fmt: skip
 
 
 def validation_score(

@@ -15,13 +15,17 @@ pre-training objective of the design, acts on the heads and is in
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn import functional as F
 
@@ -150,3 +154,47 @@ def pretrain(
             recent = np.mean(losses[-max(1, steps // 5) :])
             log(f"  pre-training step {step + 1}/{steps}: loss {recent:.3f}")
     return losses
+
+
+# ---------------------------------------------------------------------- checkpoint
+CHECKPOINT = "pretrained-encoder"  # .safetensors (the encoder's weights) + .json (the run key)
+
+
+def save_checkpoint(encoder: TextEncoder, folder: str | None, key: dict[str, Any]) -> None:
+    """Keep the pre-trained encoder in the run's checkpoint folder (nothing without one), so
+    that a resumed run does not pre-train again."""
+    if folder is None:
+        return
+    from safetensors.torch import save_file
+
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    weights = path / f"{CHECKPOINT}.safetensors"
+    save_file(tensors, str(weights) + ".tmp")
+    Path(str(weights) + ".tmp").replace(weights)
+    (path / f"{CHECKPOINT}.json").write_text(json.dumps({"key": _digest(key)}), encoding="utf-8")
+
+
+def load_checkpoint(encoder: TextEncoder, folder: str | None, key: dict[str, Any]) -> bool:
+    """Load the pre-trained encoder of this run (same settings, data and texts) into
+    ``encoder``; False when there is none, it belongs to other settings, or it is damaged
+    (then the encoder is pre-trained again)."""
+    if folder is None:
+        return False
+    path = Path(folder)
+    weights, info = path / f"{CHECKPOINT}.safetensors", path / f"{CHECKPOINT}.json"
+    try:
+        if json.loads(info.read_text(encoding="utf-8")).get("key") != _digest(key):
+            return False
+        from safetensors.torch import load_file
+
+        state = load_file(str(weights))
+        encoder.load_state_dict(state, strict=True)
+    except (OSError, ValueError, RuntimeError, AttributeError, SafetensorError):
+        return False
+    return True
+
+
+def _digest(key: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
