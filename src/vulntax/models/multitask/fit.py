@@ -147,7 +147,8 @@ def train_prepared(
 
     # 2. encoder (and its pre-training)
     encoder = encoder if encoder is not None else _encoder(cfg, texts, seed, say)
-    if cfg.checkpoint_dir is None and os.environ.get("VULNTAX_CHECKPOINT_DIR"):
+    trainable = cfg.trainable_encoder
+    if trainable and cfg.checkpoint_dir is None and os.environ.get("VULNTAX_CHECKPOINT_DIR"):
         cfg = _replace(cfg, checkpoint_dir=os.environ["VULNTAX_CHECKPOINT_DIR"])
     if cfg.pretrain_steps:
         from vulntax.models.multitask import pretraining as pt
@@ -161,7 +162,6 @@ def train_prepared(
             _pretrain(encoder, texts, pillars, hierarchy, cfg, seed, say, dist)
             if dist.main:
                 pt.save_checkpoint(encoder, cfg.checkpoint_dir, key)
-    trainable = cfg.trainable_encoder
     inputs: Any = (
         texts
         if trainable
