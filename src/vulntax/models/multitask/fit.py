@@ -151,17 +151,7 @@ def train_prepared(
     if trainable and cfg.checkpoint_dir is None and os.environ.get("VULNTAX_CHECKPOINT_DIR"):
         cfg = _replace(cfg, checkpoint_dir=os.environ["VULNTAX_CHECKPOINT_DIR"])
     if cfg.pretrain_steps:
-        from vulntax.models.multitask import pretraining as pt
-
-        pillars = np.where(hard.cwe >= 0, hard.levels[:, 0] - 1, -1)
-        key = {**run_key(cfg, meta, texts), "world": dist.world}
-        if pt.load_checkpoint(encoder, cfg.checkpoint_dir, key):
-            say(f"pre-training: the encoder's pre-trained weights read from {cfg.checkpoint_dir}")
-        else:
-            say(f"pre-training the encoder: {cfg.pretrain_steps} steps (MLM + CWE pillar)")
-            _pretrain(encoder, texts, pillars, hierarchy, cfg, seed, say, dist)
-            if dist.main:
-                pt.save_checkpoint(encoder, cfg.checkpoint_dir, key)
+        _pretrain(encoder, texts, hard, hierarchy, cfg, meta, seed, say, dist)
     inputs: Any = (
         texts
         if trainable
@@ -307,20 +297,31 @@ def run_key(cfg: MultitaskConfig, meta: dict[str, Any], texts: Any) -> dict[str,
 def _pretrain(
     encoder: enc.TextEncoder,
     texts: Any,
-    pillars: np.ndarray,
+    hard: Targets,
     hierarchy: Hierarchy,
     cfg: MultitaskConfig,
+    meta: dict[str, Any],
     seed: int,
     say: Any,
     dist: Dist,
 ) -> None:
-    from vulntax.models.multitask.pretraining import pretrain
+    """Pre-train ``encoder`` in place (MLM + CWE pillar), or read this run's pre-trained
+    weights from its checkpoint folder; a fresh result is kept there."""
+    from vulntax.models.multitask import pretraining as pt
 
-    pretrain(
+    key = {**run_key(cfg, meta, texts), "world": dist.world}
+    if pt.load_checkpoint(encoder, cfg.checkpoint_dir, key):
+        say(f"pre-training: the encoder's pre-trained weights read from {cfg.checkpoint_dir}")
+        return
+    say(f"pre-training the encoder: {cfg.pretrain_steps} steps (MLM + CWE pillar)")
+    pillars = np.where(hard.cwe >= 0, hard.levels[:, 0] - 1, -1)
+    pt.pretrain(
         encoder, texts, pillars, len(hierarchy.levels[0]), cfg.pretrain_steps,
         cfg.pretrain_batch_size, cfg.pretrain_lr, cfg.pretrain_mask_rate,
         cfg.pretrain_aux_weight, seed, say, ddp_wrap(dist), dist.rank, dist.world,
     )  # fmt: skip
+    if dist.main:
+        pt.save_checkpoint(encoder, cfg.checkpoint_dir, key)
 
 
 def validation_score(
