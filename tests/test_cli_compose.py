@@ -58,3 +58,19 @@ def test_bad_compositions_are_one_line_errors(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_compose_references_a_shipped_model_by_name(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "combo"
+    done = run(
+        "compose", "--part", "linear=default", "--part", f"b={tiny_model}",
+        "--head", "cwe=linear:0.7,b:0.3", "--head", "capec=linear", "--head", "attack=linear",
+        "--head", "cvss=linear", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["parts"]["linear"]["shipped"] == "default"
+    assert not (out / "parts" / "linear").exists()
+    predicted = run("predict", "--model", str(out), "--json", TEXT)
+    assert predicted.returncode == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["cwe"]["id"] == "CWE-89"

@@ -13,7 +13,11 @@ def register(app: typer.Typer) -> None:
 
 def compose(
     part: list[str] = typer.Option(
-        ..., "--part", metavar="NAME=DIR", help="A saved model and the name to give it; repeat."
+        ...,
+        "--part",
+        metavar="NAME=DIR",
+        help="A saved model and the name to give it; repeat. A shipped model's name "
+        "(default) is referenced, not copied.",
     ),
     head: list[str] = typer.Option(
         ...,
@@ -30,25 +34,27 @@ def compose(
     """Join saved models into one: each head answered by one part, or by an average of parts.
 
     The parts are copied into the composite, which then loads like any model
-    (vulntax predict --model OUT). Example: CWE, CAPEC and ATT&CK from the linear model,
-    CVSS from an LSNet model:
+    (vulntax predict --model OUT); a part named by a shipped model's name (--part
+    linear=default) is referenced instead, and the composite then needs that very model.
+    Example: CWE, CAPEC and ATT&CK from the linear model, CVSS from an LSNet model:
 
         vulntax compose --part linear=runs/linear --part lsnet=runs/lsnet --out runs/combo
             --head cwe=linear --head capec=linear --head attack=linear --head cvss=lsnet
     """
     from vulntax.errors import UsageError
     from vulntax.models.composite import compose as build
+    from vulntax.models.named import is_name
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UsageError(f"{out} exists and is not an empty folder; pass --force to overwrite it")
-    parts: dict[str, Path] = {}
+    parts: dict[str, Path | str] = {}
     for item in part:
         key, sep, folder = item.partition("=")
         if not sep or not key or not folder:
             raise UsageError(f"--part {item!r}: expected NAME=DIR")
         if key in parts:
             raise UsageError(f"--part {key!r} is given twice")
-        parts[key] = Path(folder)
+        parts[key] = folder if is_name(folder) else Path(folder)
     heads: dict[str, str | dict[str, float]] = {}
     for item in head:
         key, sep, value = item.partition("=")

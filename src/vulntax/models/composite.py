@@ -17,12 +17,23 @@ This is how a CVSS-only model (LSNet) serves beside the linear CWE model, and
 how ensembles are shipped. Part paths are relative to the composite
 directory and may not leave it. :func:`compose` builds such a directory from
 existing model directories (copied in, so the composite is self-contained).
+
+A part may instead be **a model shipped with vulntax**, referenced by name and not
+copied: ``"linear": {"shipped": "default", "config_sha256": "..."}``. This is how the
+shipped ``accurate`` model uses the shipped default model without a second copy of it.
+The hash is that of the shipped model's ``config.json`` when the composite was made;
+another installed model (a release that changed it) is a one-line ModelError, since
+the composite's weights were chosen for the one it was made with.
+
+**Trust checks** (:mod:`vulntax.trust`) need tf-idf columns: a composite has the
+``features`` of its first part that has them, and passes that part's columns on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +64,12 @@ class CompositeModel:
         for part in self.weights["cvss"]:
             if parts[part].labels.cvss != self.labels.cvss:
                 raise ModelError(f"composite: part {part!r} orders the CVSS values differently")
+        # the tf-idf columns for the trust checks: the first part (CWE lead first) with them
+        order = [self._lead("cwe"), *parts]
+        self._features_part = next(
+            (p for p in order if getattr(parts[p], "features", None) is not None), None
+        )
+        self.features = self._features_part and parts[self._features_part].features
 
     def _lead(self, head: str) -> str:
         """The part with the largest weight for ``head`` (its evidence is shown)."""
@@ -67,6 +84,8 @@ class CompositeModel:
 
     def predict_batch(self, texts: Sequence[str]) -> ModelOutput:
         needed = dict.fromkeys(p for w in self.weights.values() for p in w)
+        if self._features_part is not None:
+            needed[self._features_part] = None
         outputs = {name: self.parts[name].predict_batch(texts) for name in needed}
         cwe_lead, cvss_lead = self._lead("cwe"), self._lead("cvss")
         cwe_index = {c: i for i, c in enumerate(self.labels.cwe)}
@@ -90,6 +109,7 @@ class CompositeModel:
             capec=self._average("capec", outputs),
             attack=self._average("attack", outputs),
             explain=explain,
+            features=self._features_part and outputs[self._features_part].features,
         )
 
     def _average(self, head: str, outputs: dict[str, Any]) -> np.ndarray | None:
@@ -111,8 +131,12 @@ class CompositeModel:
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        parts = {}
+        parts: dict[str, Any] = {}
         for name, model in self.parts.items():
+            stored = self.config["parts"].get(name)
+            if isinstance(stored, dict):  # a shipped model, referenced: not copied
+                parts[name] = stored
+                continue
             relative = f"{PARTS_DIR}/{name}"
             model.save(path / relative)
             parts[name] = relative
@@ -130,8 +154,11 @@ class CompositeModel:
         _check_heads(heads, parts_config, path)
         root = path.resolve()
         parts = {}
-        for name, relative in parts_config.items():
-            part_dir = (path / str(relative)).resolve()
+        for name, where in parts_config.items():
+            if isinstance(where, dict):
+                parts[name] = load_model(_shipped_part(path, name, where))
+                continue
+            part_dir = (path / str(where)).resolve()
             if root not in part_dir.parents:
                 raise ModelError(
                     f"{path / CONFIG}: part {name!r} points outside the model directory"
@@ -142,19 +169,30 @@ class CompositeModel:
 
 def compose(
     out: Path,
-    parts: dict[str, Path],
+    parts: Mapping[str, Path | str],
     heads: dict[str, str | dict[str, float]],
     name: str,
     version: str,
 ) -> Path:
-    """Write a composite model directory to ``out`` from existing model directories."""
+    """Write a composite model directory to ``out`` from existing model directories.
+
+    A part given as a shipped model's name (a ``str`` such as ``"default"``; see
+    :mod:`vulntax.models.named`) is referenced, not copied; any other part is copied in.
+    """
+    from vulntax.models.named import is_name, resolve_model_dir
+
     _check_heads(heads, parts, out)
     for part, source in parts.items():  # before anything is copied
-        if not (Path(source) / CONFIG).is_file():
+        folder = resolve_model_dir(source) if is_name(source) else Path(source)
+        if not (folder / CONFIG).is_file():
             raise ModelError(f"part {part!r}: {source} is not a model directory (no {CONFIG})")
     out.mkdir(parents=True, exist_ok=True)
-    stored = {}
+    stored: dict[str, Any] = {}
     for part, source in parts.items():
+        if is_name(source):
+            config_file = resolve_model_dir(source) / CONFIG
+            stored[part] = {"shipped": str(source), "config_sha256": _sha256(config_file)}
+            continue
         target = out / PARTS_DIR / part
         if target.exists():
             shutil.rmtree(target)
@@ -168,9 +206,47 @@ def compose(
         "parts": stored,
         "heads": heads,
     }
+    # the CWE lead's decoding settings (abstention, list lengths ...) are the composite's
+    weights = _weights(heads["cwe"])
+    lead = max(weights, key=lambda p: weights[p])
+    lead_dir = resolve_model_dir(parts[lead]) if is_name(parts[lead]) else Path(parts[lead])
+    decoding = read_json(lead_dir / CONFIG, "model config").get("decoding")
+    if isinstance(decoding, dict):
+        config["decoding"] = decoding
     write_json(out / CONFIG, config)
     CompositeModel.load(out)  # fail now, not at prediction time, if a part is unusable
     return out
+
+
+def _shipped_part(path: Path, name: str, where: dict[str, Any]) -> Path:
+    """The directory of a part that is a shipped model, checked against the composite's
+    record of it (one-line ModelErrors)."""
+    from vulntax.models.named import NAMED, named_dir
+
+    shipped = where.get("shipped")
+    if shipped not in NAMED:
+        raise ModelError(
+            f"{path / CONFIG}: part {name!r} names no shipped model ({shipped!r}; "
+            f"there are {', '.join(NAMED)})"
+        )
+    folder = named_dir(str(shipped))
+    if folder.resolve() == path.resolve():
+        raise ModelError(f"{path / CONFIG}: part {name!r} is the composite itself")
+    if not (folder / CONFIG).is_file():
+        raise ModelError(
+            f"{path}: part {name!r} is the shipped {shipped!r} model, which this installation "
+            "lacks; reinstall vulntax"
+        )
+    if _sha256(folder / CONFIG) != where.get("config_sha256"):
+        raise ModelError(
+            f"{path}: part {name!r} was made with another {shipped!r} model than the one "
+            "installed; compose it again on this one (bench/finetune/release.py)"
+        )
+    return folder
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _weights(value: Any) -> dict[str, float]:
@@ -187,7 +263,7 @@ def _weights(value: Any) -> dict[str, float]:
     return {k: w / total for k, w in weights.items()}
 
 
-def _check_heads(heads: dict[str, Any], parts: dict[str, Any], where: Path) -> None:
+def _check_heads(heads: Mapping[str, Any], parts: Mapping[str, Any], where: Path) -> None:
     missing = [h for h in HEADS if h not in heads]
     unknown_heads = [h for h in heads if h not in HEADS]
     named = {p for v in heads.values() for p in ([v] if isinstance(v, str) else list(v))}
