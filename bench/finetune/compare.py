@@ -8,7 +8,8 @@ Every model is evaluated with the harness (``vulntax.evaluate.evaluate_dataset``
 validation and test splits; figures over all gold sources and over NVD-labelled records
 alone. ``--ensemble A,B`` also composes A and B (``vulntax compose``), A's weight chosen on
 validation among 0.3/0.5/0.7/0.9 for each head (CWE by CWE top-1, CVSS by CVSS mean
-accuracy), never on test.
+accuracy), never on test; ``--weights CWE,CVSS`` fixes A's weights instead (no grid), and
+``--attack-from A`` takes ATT&CK from A alone (as the shipped ``accurate`` model does).
 Prints a Markdown table and writes every figure to ``bench/results/finetune-<tag>.json``.
 """
 
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--model", action="append", default=[], help="NAME=DIR")
     parser.add_argument("--ensemble", default=None, help="A,B: compose models A and B")
+    parser.add_argument("--weights", default=None, help="CWE,CVSS: A's fixed ensemble weights")
+    parser.add_argument("--attack-from", default=None, help="ATT&CK from this part alone")
     parser.add_argument("--splits", default="validation,test")
     parser.add_argument("--tag", default="run")
     parser.add_argument(
@@ -127,15 +130,32 @@ def ensemble(args: Any, models: dict[str, str], dataset: Any, splits: list[str])
     tmp = Path(tempfile.mkdtemp(prefix="ft-ensemble-"))
     parts = {a: Path(models[a]), b: Path(models[b])}
 
+    attack = args.attack_from
+    if attack is not None and attack not in parts:
+        raise SystemExit(f"--attack-from {attack}: not one of {a}, {b}")
+
     def build(folder: Path, w_cwe: float, w_cvss: float) -> Path:
         cwe = {a: w_cwe, b: round(1 - w_cwe, 4)}
         compose(
             folder, parts,
-            {"cwe": cwe, "cvss": {a: w_cvss, b: round(1 - w_cvss, 4)}, "capec": cwe, "attack": cwe},
+            {"cwe": cwe, "cvss": {a: w_cvss, b: round(1 - w_cvss, 4)}, "capec": cwe,
+             "attack": attack or cwe},
             name=f"ensemble-{a}-{b}", version="1",
         )  # fmt: skip
         return folder
 
+    if args.weights:
+        w_cwe, w_cvss = (float(w) for w in args.weights.split(","))
+        fixed = build(tmp / "fixed", w_cwe, w_cvss)
+        name = f"ensemble {a} (CWE {w_cwe}, CVSS {w_cvss}, fixed) + {b}"
+        if attack:
+            name += f", ATT&CK from {attack}"
+        return {
+            name: {
+                **{s: evaluate(fixed, dataset, s, args.data_dir) for s in splits},
+                "weights": {"cwe": w_cwe, "cvss": w_cvss, "of": a, "attack": attack or "cwe"},
+            }
+        }
     grid: dict[float, dict[str, Any]] = {}
     for w in WEIGHTS:
         v = evaluate(build(tmp / f"w{w}", w, w), dataset, "validation", args.data_dir)["all"]
