@@ -80,9 +80,16 @@ def test_shipped_accurate_is_loaded_by_name(
     assert Predictor("./accurate", data_dir=data_dir).model_info["name"] != "tiny-linear"
 
 
-@pytest.mark.skipif(
-    named.named_dir("accurate").is_dir(), reason="this installation ships the accurate model"
-)
+WITHOUT_ACCURATE = """
+import sys
+from pathlib import Path
+from vulntax.models import named
+named.PACKAGE_DIR = Path(sys.argv[1])  # a package folder without an accurate_model
+from vulntax.cli import main
+main(sys.argv[2:])
+"""
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -94,7 +101,15 @@ def test_shipped_accurate_is_loaded_by_name(
 )
 def test_cli_says_accurate_is_not_shipped(args: tuple[str, ...], tmp_path: Path) -> None:
     (tmp_path / "x.jsonl").write_text('{"id": "a", "description": "' + SQLI + '"}\n')
-    out = vulntax(*args, cwd=tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    out = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ACCURATE, str(tmp_path / "pkg"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
