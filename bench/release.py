@@ -12,13 +12,16 @@ recipe come from bench/linear_protocols.py.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from shipping import install_model  # noqa: E402
+
 TARGET = REPO / "src" / "vulntax" / "default_model"
 BUDGET_MB = 20
 
@@ -50,15 +53,7 @@ def main() -> None:
             ],
             check=True,
         )
-        size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
-        print(f"release model: {size:.1f} MB (budget {BUDGET_MB} MB)")
-        if size > BUDGET_MB:
-            sys.exit("over the size budget: not installed")
-        if args.install:
-            if TARGET.exists():
-                shutil.rmtree(TARGET)
-            shutil.copytree(out, TARGET)
-            print(f"installed into {TARGET}")
+        install_model(out, TARGET, BUDGET_MB, "release model", args.install)
 
 
 if __name__ == "__main__":
