@@ -45,7 +45,41 @@ def pack(
 
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"{out} is not empty; pass --force to overwrite it")
-    write_pack(config, dataset, out, data_dir, max_rows, log=lambda m: typer.echo(m, err=True))
+    packed = write_pack(
+        config, dataset, out, data_dir, max_rows, log=lambda m: typer.echo(m, err=True)
+    )
+    _travelling_size(out, sum(packed["bytes"].values()))
+
+
+DEVICE_LIMIT = 64 * 2**20  # what travels to a device machine: the checkout and carried paths
+
+
+def _travelling_size(out: Path, pack_bytes: int) -> None:
+    """Say whether the checkout and the pack fit the device machine's 64 MiB together."""
+    from vulntax.models.multitask.pack import repository_bytes
+
+    found = repository_bytes(out.resolve().parent)
+    if found is None:
+        return
+    root, tree, folders = found
+    total = tree + pack_bytes
+    typer.echo(
+        f"with the checkout {root} ({tree / 2**20:.1f} MiB) the run carries "
+        f"{total / 2**20:.1f} MiB (device limit {DEVICE_LIMIT / 2**20:.0f} MiB)",
+        err=True,
+    )
+    if total > DEVICE_LIMIT:
+        aside, over = [], total - DEVICE_LIMIT
+        for name, size in sorted(folders.items(), key=lambda kv: -kv[1]):
+            if over <= 0:
+                break
+            aside.append(f"{name} ({size / 2**20:.1f} MiB)")
+            over -= size
+        typer.echo(
+            f"over the limit: move what the job does not need out of the checkout for the "
+            f"run and back after it: {', '.join(aside) or 'the pack is too large alone'}",
+            err=True,
+        )
 
 
 @app.command()

@@ -134,6 +134,35 @@ def pack(
     return {"bytes": sizes, "rows": job["rows"], "vocabulary": len(keep)}
 
 
+def repository_bytes(folder: Path) -> tuple[Path, int, dict[str, int]] | None:
+    """The git checkout holding ``folder``, the bytes of its files that travel to a device
+    machine (tracked and untracked-not-ignored: ``git ls-files -co --exclude-standard``),
+    and the largest of them by top-level-of-``src/vulntax`` folder; None outside a checkout."""
+    import subprocess
+
+    def git(where: Path, *args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=where, capture_output=True, text=True, check=True
+        ).stdout
+
+    try:
+        root = Path(git(folder, "rev-parse", "--show-toplevel").strip())
+        names = git(root, "ls-files", "-co", "--exclude-standard", "-z").split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    total, folders = 0, dict[str, int]()
+    for name in filter(None, names):
+        path = root / name
+        if path.is_file():
+            size = path.stat().st_size
+            total += size
+            parts = Path(name).parts
+            if len(parts) > 3 and parts[:2] == ("src", "vulntax"):
+                key = "/".join(parts[:3])
+                folders[key] = folders.get(key, 0) + size
+    return root, total, folders
+
+
 def _head(examples: Any, n: int) -> Any:
     """The first ``n`` rows of an :class:`~vulntax.models.data.Examples`."""
     import dataclasses
