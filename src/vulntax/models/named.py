@@ -4,8 +4,11 @@
 name       directory (inside the package)        what
 ========== ==================================== =============================
 default    ``vulntax/default_model``             the linear model (the default)
-accurate   ``vulntax/accurate_model``            the int8 fine-tuned MiniLM
-                                                 multitask model, where shipped
+accurate   ``vulntax/accurate_model``            the default model and an int8
+                                                 fine-tuned MiniLM multitask
+                                                 model, averaged per head (a
+                                                 composite that references the
+                                                 default; bench/finetune/accurate.py)
 ========== ==================================== =============================
 
 **Precedence.** A bare name (``accurate``, ``default``: no path separator) always means
