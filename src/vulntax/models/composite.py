@@ -240,7 +240,7 @@ def _shipped_part(path: Path, name: str, where: dict[str, Any]) -> Path:
     if _sha256(folder / CONFIG) != where.get("config_sha256"):
         raise ModelError(
             f"{path}: part {name!r} was made with another {shipped!r} model than the one "
-            "installed; compose it again on this one (bench/finetune/release.py)"
+            "installed; compose it again on this one (bench/finetune/accurate.py)"
         )
     return folder
 
