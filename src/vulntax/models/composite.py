@@ -182,21 +182,21 @@ def compose(
     from vulntax.models.named import is_name, resolve_model_dir
 
     _check_heads(heads, parts, out)
+    folders = {part: resolve_model_dir(source) for part, source in parts.items()}
     for part, source in parts.items():  # before anything is copied
-        folder = resolve_model_dir(source) if is_name(source) else Path(source)
-        if not (folder / CONFIG).is_file():
+        if not (folders[part] / CONFIG).is_file():
             raise ModelError(f"part {part!r}: {source} is not a model directory (no {CONFIG})")
     out.mkdir(parents=True, exist_ok=True)
     stored: dict[str, Any] = {}
     for part, source in parts.items():
         if is_name(source):
-            config_file = resolve_model_dir(source) / CONFIG
-            stored[part] = {"shipped": str(source), "config_sha256": _sha256(config_file)}
+            digest = _sha256(folders[part] / CONFIG)
+            stored[part] = {"shipped": str(source), "config_sha256": digest}
             continue
         target = out / PARTS_DIR / part
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(source, target)
+        shutil.copytree(folders[part], target)
         stored[part] = f"{PARTS_DIR}/{part}"
     config = {
         "kind": CompositeModel.kind,
@@ -209,8 +209,7 @@ def compose(
     # the CWE lead's decoding settings (abstention, list lengths ...) are the composite's
     weights = _weights(heads["cwe"])
     lead = max(weights, key=lambda p: weights[p])
-    lead_dir = resolve_model_dir(parts[lead]) if is_name(parts[lead]) else Path(parts[lead])
-    decoding = read_json(lead_dir / CONFIG, "model config").get("decoding")
+    decoding = read_json(folders[lead] / CONFIG, "model config").get("decoding")
     if isinstance(decoding, dict):
         config["decoding"] = decoding
     write_json(out / CONFIG, config)
